@@ -1,0 +1,128 @@
+"""Environment registry: every env id a spec may name, with its creator and accepted kwargs.
+
+Families: classic control and MuJoCo v5 (gymnasium), Atari (ale-py, optional preprocessing),
+and user envs given as an import path ``package.module:factory`` (a gymnasium.Env class or a
+function of ``**env_config``). RLlib reaches envs through ``tune.register_env`` so Ray workers
+build them with the same creator, wherever they run.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import gymnasium as gym
+
+CLASSIC_CONTROL = ("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0", "Pendulum-v1")
+MUJOCO = tuple(
+    f"{name}-v5"
+    for name in (
+        "Ant", "HalfCheetah", "Hopper", "Humanoid", "HumanoidStandup", "InvertedDoublePendulum",
+        "InvertedPendulum", "Pusher", "Reacher", "Swimmer", "Walker2d",
+    )
+)
+# kwargs gym.make accepts for every id, on top of the env class's own constructor arguments.
+_GYM_MAKE_KWARGS = {"max_episode_steps", "render_mode"}
+
+
+class EnvConfigError(ValueError):
+    """An env id or env_config key that cannot be used; the message says how to fix it."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key
+
+
+@dataclass(frozen=True)
+class EnvInfo:
+    env_id: str
+    family: str
+    accepted_kwargs: frozenset[str] | None  # None: the creator takes **kwargs, nothing to check
+
+
+def _atari_ids() -> tuple[str, ...]:
+    from behaviorlab.envs.atari import ALL_ATARI_IDS
+
+    return tuple(ALL_ATARI_IDS)
+
+
+def registered_envs() -> dict[str, str]:
+    """env id → family, for `behaviorlab envs` and spec validation."""
+    envs = {env_id: "classic control" for env_id in CLASSIC_CONTROL}
+    envs.update({env_id: "mujoco" for env_id in MUJOCO})
+    envs.update({env_id: "atari" for env_id in _atari_ids()})
+    return envs
+
+
+def _load_entry_point(env_id: str) -> Callable[..., gym.Env]:
+    module_name, _, attr = env_id.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise EnvConfigError("env", f"cannot import module '{module_name}' ({error}); check the path and that it is installed") from None
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise EnvConfigError("env", f"module '{module_name}' has no attribute '{attr}'; name a gymnasium.Env class or factory") from None
+
+
+def _accepted_kwargs(func: Callable) -> frozenset[str] | None:
+    params = inspect.signature(func).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return frozenset(p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self")
+
+
+def env_info(env_id: str) -> EnvInfo:
+    """Look an env id up; raises EnvConfigError naming the closest registered id."""
+    if ":" in env_id:
+        return EnvInfo(env_id, "custom", _accepted_kwargs(_load_entry_point(env_id)))
+    if env_id.startswith("ALE/"):
+        from behaviorlab.envs.atari import make_atari
+
+        if env_id in _atari_ids():
+            return EnvInfo(env_id, "atari", _accepted_kwargs(make_atari) - {"env_id"})
+    elif env_id in CLASSIC_CONTROL or env_id in MUJOCO:
+        entry = gym.spec(env_id).entry_point
+        env_class = _load_entry_point(entry) if isinstance(entry, str) else entry
+        kwargs = _accepted_kwargs(env_class)
+        return EnvInfo(env_id, "classic control" if env_id in CLASSIC_CONTROL else "mujoco",
+                       None if kwargs is None else kwargs | _GYM_MAKE_KWARGS)
+    close = difflib.get_close_matches(env_id, registered_envs(), n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'?" if close else "run `behaviorlab envs` for the list"
+    raise EnvConfigError("env", f"unknown env '{env_id}'; {hint} (or give a 'package.module:Factory' import path)")
+
+
+def check_env_config(env_id: str, env_config: dict[str, Any]) -> None:
+    """Raise EnvConfigError for an env_config key the env's creator does not accept."""
+    accepted = env_info(env_id).accepted_kwargs
+    if accepted is None:
+        return
+    for key in env_config:
+        if key not in accepted:
+            close = difflib.get_close_matches(key, accepted, n=1, cutoff=0.6)
+            hint = f"did you mean '{close[0]}'?" if close else f"accepted: {', '.join(sorted(accepted))}"
+            raise EnvConfigError(f"env_config.{key}", f"{env_id} does not accept '{key}'; {hint}")
+
+
+def make_env(env_id: str, env_config: dict[str, Any] | None = None) -> gym.Env:
+    """Build one env instance; observation spaces (Dict included) are passed through untouched."""
+    env_config = dict(env_config or {})
+    if ":" in env_id:
+        return _load_entry_point(env_id)(**env_config)
+    if env_id.startswith("ALE/"):
+        from behaviorlab.envs.atari import make_atari
+
+        return make_atari(env_id, **env_config)
+    return gym.make(env_id, **env_config)
+
+
+def register_with_tune(env_id: str) -> None:
+    """Make `env_id` buildable by RLlib EnvRunners on any node of the running Ray cluster."""
+    from ray.tune.registry import register_env
+
+    # RLlib passes an EnvContext (a dict plus worker/vector indices); the creator takes plain kwargs.
+    register_env(env_id, lambda context: make_env(env_id, dict(context)))

@@ -1,0 +1,1 @@
+"""The experiment platform: spec, registry, runner, callbacks, report and the CLI."""

@@ -1,0 +1,107 @@
+"""Tune and RLlib callbacks: concise progress lines and the non-finite metric guard."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import Any
+
+from ray import tune
+
+
+class NonFiniteMetricError(FloatingPointError):
+    """A loss or return became NaN/inf; training further would only burn compute."""
+
+
+def _flatten(result: dict, prefix: str = "") -> dict[str, Any]:
+    flat = {}
+    for key, value in result.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}/"))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def non_finite_metric(result: dict) -> str | None:
+    """Name of the first loss or episode-return metric that is NaN/inf, or None."""
+    for key, value in _flatten(result).items():
+        watched = key.startswith("learners/") and "loss" in key or key.startswith("env_runners/episode_return")
+        if watched and isinstance(value, (int, float)) and not math.isfinite(value):
+            # No finished episode yet reports NaN returns: only an inf return is a real failure.
+            if key.startswith("env_runners/") and math.isnan(value):
+                continue
+            return key
+    return None
+
+
+def stop_on_non_finite(*, algorithm, metrics_logger=None, result: dict, **kwargs) -> None:
+    """RLlib `on_train_result` hook: end the trial, naming the metric, once it is NaN/inf."""
+    bad = non_finite_metric(result)
+    if bad is not None:
+        raise NonFiniteMetricError(
+            f"metric '{bad}' became {_flatten(result)[bad]} at iteration {result.get('training_iteration')}; "
+            "lower the learning rate or check the env's rewards")
+
+
+def trial_label(trial) -> str:
+    """Short trial name: its index plus the parameters that vary between trials."""
+    params = " ".join(f"{key.split('/')[-1]}={_short(value)}" for key, value in sorted(trial.evaluated_params.items()))
+    index = trial.trial_id.rsplit("_", 1)[-1]
+    return f"#{index}" + (f" {params}" if params else "")
+
+
+def _short(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+class ProgressPrinter(tune.Callback):
+    """One line per training iteration per trial, instead of Ray's multi-screen tables."""
+
+    def __init__(self, metric_key: str):
+        self.metric_key = metric_key
+        self.start = time.monotonic()
+        self._last_steps: dict[str, float] = {}
+
+    def __getstate__(self):  # restored runs print elapsed time since their own start
+        return {"metric_key": self.metric_key}
+
+    def __setstate__(self, state):
+        self.__init__(state["metric_key"])
+
+    def _print(self, text: str) -> None:
+        elapsed = int(time.monotonic() - self.start)
+        print(f"[{elapsed // 60:02d}:{elapsed % 60:02d}] {text}", file=sys.stdout, flush=True)
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        flat = _flatten(result)
+        steps = flat.get("num_env_steps_sampled_lifetime", 0.0)
+        delta = steps - self._last_steps.get(trial.trial_id, steps - flat.get("env_runners/num_env_steps_sampled", 0.0))
+        self._last_steps[trial.trial_id] = steps
+        rate = delta / max(flat.get("time_this_iter_s", 0.0), 1e-9)
+        ret = flat.get("env_runners/episode_return_mean", math.nan)
+        parts = [trial_label(trial), f"iter {flat.get('training_iteration', 0):>4}",
+                 f"env steps {int(steps):>9,}", f"return {ret:8.2f}", f"{rate:7,.0f} steps/s"]
+        if self.metric_key not in ("env_runners/episode_return_mean", "training_iteration"):
+            value = flat.get(self.metric_key)
+            if isinstance(value, (int, float)):
+                parts.append(f"{self.metric_key.split('/')[-1]} {value:.4g}")
+        failures = flat.get("env_runners/num_env_step_failures", 0) or 0
+        if failures:
+            parts.append(f"env failures {int(failures)}")
+        self._print(" | ".join(parts))
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        self._print(f"{trial_label(trial)} finished")
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        message = "see error.txt in the trial directory"
+        if trial.error_file:
+            try:
+                with open(trial.error_file) as file:
+                    lines = [line.strip() for line in file.read().strip().splitlines() if line.strip()]
+                message = lines[-1] if lines else message
+            except OSError:
+                pass
+        self._print(f"{trial_label(trial)} FAILED: {message}")

@@ -1,0 +1,148 @@
+"""`behaviorlab` command line: run, validate, envs, algorithms, report, compare."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+EXIT_BAD_INPUT = 2
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _validate(args) -> int:
+    from behaviorlab.platform.spec import SpecError, load_spec
+
+    status = 0
+    for file in args.files:
+        try:
+            spec = load_spec(file)
+        except SpecError as error:
+            print(f"error: {error}", file=sys.stderr)
+            status = EXIT_BAD_INPUT
+        else:
+            print(f"ok: {file} ({spec.algorithm} on {spec.env})")
+    return status
+
+
+def _run(args) -> int:
+    from behaviorlab.platform.spec import SpecError, load_spec
+
+    try:
+        spec = load_spec(args.file)
+    except SpecError as error:
+        return _fail(str(error))
+    if args.name:
+        spec.name = args.name
+    from behaviorlab.platform.runner import RunError, run_experiment
+
+    try:
+        outcome = run_experiment(Path(args.file), spec, address=args.address, smoke=args.smoke, resume=args.resume,
+                                 results_dir=Path(args.results_dir) if args.results_dir else None, verbose=args.verbose)
+    except RunError as error:
+        return _fail(str(error))
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; continue with: behaviorlab run {args.file} --resume", file=sys.stderr)
+        return 130
+    return 1 if outcome.num_errors else 0
+
+
+def _envs(args) -> int:
+    from behaviorlab.envs import registered_envs
+
+    envs = registered_envs()
+    families = sorted(set(envs.values()))
+    for family in families:
+        if args.family and family != args.family:
+            continue
+        ids = sorted(env_id for env_id, f in envs.items() if f == family)
+        print(f"{family} ({len(ids)}):")
+        print("  " + "\n  ".join(ids))
+    print("custom envs: env: package.module:Factory (a gymnasium.Env class or a function of **env_config)")
+    return 0
+
+
+def _algorithms(args) -> int:
+    from behaviorlab.platform.registry import ALGORITHMS
+
+    for name, path in ALGORITHMS.items():
+        print(f"{name:8s} {path.replace(':', '.')}")
+    return 0
+
+
+def _report(args) -> int:
+    from behaviorlab.platform.report import ReportError, report
+
+    try:
+        paths = report(args.dir, metric=args.metric)
+    except ReportError as error:
+        return _fail(str(error))
+    print("\n".join(str(p) for p in paths))
+    return 0
+
+
+def _compare(args) -> int:
+    from behaviorlab.platform.report import ReportError, compare
+
+    try:
+        paths = compare(args.dirs, args.out, metric=args.metric)
+    except ReportError as error:
+        return _fail(str(error))
+    print("\n".join(str(p) for p in paths))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="behaviorlab", description="Sample-efficient RL experiments on Ray RLlib + Tune.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run an experiment spec (embedded local Ray unless --address)")
+    run.add_argument("file", help="experiment YAML, e.g. experiments/ppo/cartpole.yaml")
+    run.add_argument("--address", help="attach to a running Ray cluster (e.g. auto, 10.0.0.1:6379)")
+    run.add_argument("--smoke", action="store_true", help=f"one trial, a couple of iterations: a quick real check")
+    run.add_argument("--resume", action="store_true", help="continue the newest run of this spec from its checkpoints")
+    run.add_argument("--results-dir", help="where experiment directories go (default ~/behaviorlab_results or $BEHAVIORLAB_RESULTS)")
+    run.add_argument("--name", help="experiment name (default: the spec's name, else the file name)")
+    run.add_argument("--verbose", action="store_true", help="show Ray worker logs")
+    run.set_defaults(func=_run)
+
+    validate = sub.add_parser("validate", help="check spec files without starting anything")
+    validate.add_argument("files", nargs="+")
+    validate.set_defaults(func=_validate)
+
+    envs = sub.add_parser("envs", help="list registered envs")
+    envs.add_argument("--family", help="only this family (atari, classic control, mujoco)")
+    envs.set_defaults(func=_envs)
+
+    algorithms = sub.add_parser("algorithms", help="list registered algorithms")
+    algorithms.set_defaults(func=_algorithms)
+
+    report = sub.add_parser("report", help="curves (PNG) and tables (markdown, CSV) from a results directory")
+    report.add_argument("dir")
+    report.add_argument("--metric", default="episode_return_mean", help="friendly name or result key")
+    report.set_defaults(func=_report)
+
+    compare = sub.add_parser("compare", help="several experiments on one plot and table")
+    compare.add_argument("dirs", nargs="+")
+    compare.add_argument("--out", default="comparison", help="output directory (default ./comparison)")
+    compare.add_argument("--metric", default="episode_return_mean")
+    compare.set_defaults(func=_compare)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from behaviorlab.platform.logs import quiet_worker
+
+    quiet_worker()  # the driver too: progress lines, not library notices
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,308 @@
+"""Spec → RLlib AlgorithmConfig → Tune Tuner, on an embedded local Ray or an existing cluster."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from behaviorlab.platform.registry import algorithm_class, algorithm_config_class, apply_config
+from behaviorlab.platform.spec import ExperimentSpec, result_key, sample_value, _is_search_space
+
+DEFAULT_RESULTS_DIR = Path(os.environ.get("BEHAVIORLAB_RESULTS", "~/behaviorlab_results")).expanduser()
+META_DIR = "behaviorlab"  # inside each experiment directory: spec, commit, versions
+SMOKE_ITERATIONS = 2
+ENV_RUNNER_RESTART_DELAY_S = 1.0  # RLlib's default is 60 s: a crashed runner would idle a minute
+VERSIONED_PACKAGES = ("behaviorlab", "ray", "torch", "gymnasium", "ale-py", "mujoco", "numpy", "wandb", "pydantic")
+
+
+class RunError(Exception):
+    """A run that cannot start; the message says why and what to do."""
+
+
+def to_tune(value: Any) -> Any:
+    """Replace the spec's search-space mappings (at any depth) by Tune's sampling objects."""
+    from ray import tune
+
+    if _is_search_space(value):
+        kind, args = next(iter(value.items()))
+        if kind in ("grid_search", "choice"):
+            return getattr(tune, kind)(list(args))
+        return getattr(tune, kind)(*args)
+    if isinstance(value, dict):
+        return {key: to_tune(sub) for key, sub in value.items()}
+    return value
+
+
+def smoke_spec(spec: ExperimentSpec) -> ExperimentSpec:
+    """The same experiment shrunk to one trial of a couple of iterations."""
+    smoke = spec.model_copy(deep=True)
+    smoke.name = f"{spec.name}-smoke"
+    smoke.config = {key: sample_value(value) for key, value in spec.config.items()}
+    smoke.seeds = spec.seeds[:1]
+    smoke.stop = {"iterations": SMOKE_ITERATIONS}
+    smoke.tune.num_samples = 1
+    smoke.tune.scheduler = None
+    smoke.tune.search = None
+    smoke.checkpoint.every = 0
+    smoke.checkpoint.at_end = True
+    return smoke
+
+
+def build_algorithm_config(spec: ExperimentSpec):
+    """An AlgorithmConfig whose fields may hold Tune search spaces (Tune resolves them per trial)."""
+    from ray import tune
+
+    from behaviorlab.platform.callbacks import stop_on_non_finite
+
+    resources = spec.resources
+    config = apply_config(algorithm_config_class(spec.algorithm)(), to_tune(copy.deepcopy(spec.config)))
+    config.environment(env=spec.env, env_config=dict(spec.env_config))
+    config.env_runners(num_env_runners=resources.num_env_runners,
+                       num_envs_per_env_runner=resources.num_envs_per_env_runner,
+                       num_cpus_per_env_runner=resources.num_cpus_per_env_runner)
+    config.learners(num_learners=resources.num_learners, num_gpus_per_learner=resources.num_gpus_per_learner)
+    config.fault_tolerance(restart_failed_env_runners=True, restart_failed_sub_environments=True,
+                           delay_between_env_runner_restarts_s=ENV_RUNNER_RESTART_DELAY_S)
+    config.callbacks(on_train_result=stop_on_non_finite)
+    config.debugging(seed=tune.grid_search(list(spec.seeds)) if len(spec.seeds) > 1 else spec.seeds[0])
+    return config
+
+
+def _scheduler(spec: ExperimentSpec):
+    import importlib
+
+    from behaviorlab.platform.spec import SCHEDULERS
+
+    options = dict(spec.tune.scheduler or {})
+    kind = options.pop("type", "fifo")
+    module_name, _, attr = SCHEDULERS[kind].partition(":")
+    scheduler_class = getattr(importlib.import_module(module_name), attr)
+    if kind == "pbt":
+        options["hyperparam_mutations"] = {
+            key: to_tune(space) for key, space in options["hyperparam_mutations"].items()}
+    if kind == "fifo":
+        return scheduler_class(**options)
+    return scheduler_class(metric=result_key(spec.tune.metric), mode=spec.tune.mode, **options)
+
+
+def _search(spec: ExperimentSpec):
+    options = dict(spec.tune.search or {})
+    if options.pop("type", "random") == "random":
+        return None
+    from ray.tune.search.optuna import OptunaSearch
+
+    return OptunaSearch(metric=result_key(spec.tune.metric), mode=spec.tune.mode, **options)
+
+
+def trial_dirname(trial) -> str:
+    """Trial folders named by index and seed, short enough for every filesystem."""
+    seed = trial.config.get("seed")
+    index = trial.trial_id.rsplit("_", 1)[-1]
+    return f"trial_{index}" + (f"_seed={seed}" if seed is not None else "")
+
+
+def _logger_callbacks(spec: ExperimentSpec) -> list:
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
+
+    callbacks = [CSVLoggerCallback(), JsonLoggerCallback()]
+    if spec.logging.tensorboard:
+        callbacks.append(TBXLoggerCallback())
+    wandb = spec.logging.wandb
+    if wandb.mode != "disabled":
+        from ray.air.integrations.wandb import WandbLoggerCallback
+
+        callbacks.append(WandbLoggerCallback(project=wandb.project, group=wandb.group or spec.name,
+                                             tags=list(wandb.tags) or None, mode=wandb_mode(spec)))
+    return callbacks
+
+
+def wandb_key_present() -> bool:
+    netrc = Path("~/.netrc").expanduser()
+    return bool(os.environ.get("WANDB_API_KEY")) or (netrc.exists() and "api.wandb.ai" in netrc.read_text())
+
+
+def wandb_mode(spec: ExperimentSpec) -> str:
+    """Online only when asked for and a key is present; never block on the network otherwise."""
+    mode = spec.logging.wandb.mode
+    if mode == "online" and not wandb_key_present():
+        return "offline"
+    return mode
+
+
+def build_tuner(spec: ExperimentSpec, storage: Path):
+    from ray import tune
+
+    from behaviorlab.platform.callbacks import ProgressPrinter
+
+    metric = result_key(spec.tune.metric)
+    tune_config = tune.TuneConfig(
+        num_samples=spec.tune.num_samples, scheduler=_scheduler(spec), search_alg=_search(spec),
+        max_concurrent_trials=spec.tune.max_concurrent_trials, trial_dirname_creator=trial_dirname,
+        metric=None if spec.tune.scheduler or spec.tune.search else metric,
+        mode=None if spec.tune.scheduler or spec.tune.search else spec.tune.mode)
+    run_config = tune.RunConfig(
+        name=spec.name, storage_path=str(storage),
+        stop={result_key(name): value for name, value in spec.stop.items()},
+        checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=spec.checkpoint.every,
+                                                checkpoint_at_end=spec.checkpoint.at_end,
+                                                num_to_keep=spec.checkpoint.keep),
+        callbacks=[ProgressPrinter(metric), *_logger_callbacks(spec)],
+        verbose=0)
+    return tune.Tuner(algorithm_class(spec.algorithm), param_space=build_algorithm_config(spec), tune_config=tune_config, run_config=run_config)
+
+
+def _git_commit() -> dict[str, Any]:
+    source = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return {"commit": None, "dirty": None}
+    if commit.returncode != 0:
+        return {"commit": None, "dirty": None}
+    return {"commit": commit.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+
+
+def _versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {"python": sys.version.split()[0]}
+    for package in VERSIONED_PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return versions
+
+
+def record_run(exp_dir: Path, spec_path: Path, spec: ExperimentSpec, *, resumed: bool) -> None:
+    """Write the spec, git commit and package versions next to the results."""
+    meta = exp_dir / META_DIR
+    meta.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    info = {"started": stamp, "resumed": resumed, "argv": sys.argv, "spec_file": str(spec_path.resolve()),
+            "git": _git_commit(), "versions": _versions(), "spec": spec.model_dump()}
+    name = f"resume-{stamp}.json" if resumed else "run.json"
+    (meta / name).write_text(json.dumps(info, indent=2, default=str))
+    if not resumed:
+        shutil.copyfile(spec_path, meta / "spec.yaml")
+
+
+def experiment_dir(results_dir: Path, name: str, resume: bool) -> Path:
+    """A new directory per run (`name`, `name-2`, …) so no earlier result is ever overwritten;
+    with `resume`, the newest existing one."""
+    candidates = [results_dir / name] + sorted(
+        (p for p in results_dir.glob(f"{name}-*") if p.name[len(name) + 1:].isdigit()),
+        key=lambda p: int(p.name[len(name) + 1:]))
+    existing = [p for p in candidates if p.exists()]
+    if resume:
+        if not existing:
+            raise RunError(f"nothing to resume: no results for '{name}' under {results_dir}; run without --resume")
+        return existing[-1]
+    if not existing:
+        return candidates[0]
+    last = existing[-1].name[len(name) + 1:]
+    return results_dir / f"{name}-{int(last or 1) + 1}"
+
+
+def _ray_init(address: str | None, spec: ExperimentSpec, verbose: bool) -> None:
+    if not verbose:
+        # Before Ray starts: Tune's boxed overview would bury the progress lines.
+        os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    import ray
+
+    env_vars = {"WANDB_MODE": wandb_mode(spec), "WANDB_SILENT": "true",
+                "PYTHONWARNINGS": "ignore::DeprecationWarning,ignore::UserWarning"}
+    if env_vars["WANDB_MODE"] == "online" and os.environ.get("WANDB_API_KEY"):
+        env_vars["WANDB_API_KEY"] = os.environ["WANDB_API_KEY"]
+    os.environ.update({k: v for k, v in env_vars.items() if k != "WANDB_API_KEY"})
+    runtime_env = {"env_vars": env_vars, "worker_process_setup_hook": "behaviorlab.platform.logs.quiet_worker"}
+    address = address or os.environ.get("RAY_ADDRESS")
+    if address:
+        token = Path("~/.ray/auth_token").expanduser()
+        if address != "local" and (token.exists() or os.environ.get("RAY_AUTH_TOKEN")):
+            # Ray 2.60 clusters require token authentication; a client must opt in explicitly.
+            os.environ.setdefault("RAY_AUTH_MODE", "token")
+        try:
+            ray.init(address=address, runtime_env=runtime_env, log_to_driver=verbose,
+                     logging_level=logging.INFO if verbose else logging.ERROR)
+        except (ConnectionError, RuntimeError, ValueError) as error:
+            hint = ("if the cluster uses token authentication, put its token (`ray get-auth-token` on the head) "
+                    "in ~/.ray/auth_token or RAY_AUTH_TOKEN")
+            raise RunError(f"cannot connect to Ray at {address}: {str(error).splitlines()[0]}; {hint}") from None
+    else:
+        ray.init(include_dashboard=True, dashboard_host="127.0.0.1", runtime_env=runtime_env,
+                 log_to_driver=verbose, logging_level=logging.INFO if verbose else logging.ERROR)
+
+
+@dataclass
+class RunOutcome:
+    exp_dir: Path
+    num_trials: int
+    num_errors: int
+
+
+def run_experiment(spec_path: Path, spec: ExperimentSpec, *, address: str | None = None, smoke: bool = False,
+                   resume: bool = False, results_dir: Path | None = None, verbose: bool = False) -> RunOutcome:
+    from ray import tune
+
+    from behaviorlab.envs import register_with_tune
+
+    if smoke:
+        spec = smoke_spec(spec)
+    results_dir = (results_dir or DEFAULT_RESULTS_DIR).expanduser().resolve()
+    exp_dir = experiment_dir(results_dir, spec.name, resume)
+    if resume and not tune.Tuner.can_restore(str(exp_dir)):
+        raise RunError(f"cannot resume {exp_dir}: it holds no Tune experiment state; run without --resume")
+    spec.name = exp_dir.name
+    print(f"behaviorlab: {spec.algorithm} on {spec.env} → {exp_dir}", flush=True)
+    _ray_init(address, spec, verbose)
+    register_with_tune(spec.env)
+    record_run(exp_dir, spec_path, spec, resumed=resume)
+    if resume:
+        tuner = tune.Tuner.restore(str(exp_dir), trainable=algorithm_class(spec.algorithm),
+                                   resume_unfinished=True, resume_errored=True)
+    else:
+        tuner = build_tuner(spec, results_dir)
+    results = tuner.fit()
+    _print_summary(spec, exp_dir, results)
+    return RunOutcome(exp_dir, len(results), len(results.errors))
+
+
+def _print_summary(spec: ExperimentSpec, exp_dir: Path, results) -> None:
+    metric = result_key(spec.tune.metric)
+    print(f"\nresults: {exp_dir}")
+    best, best_value = None, None
+    for result in results:
+        value = _lookup(result.metrics or {}, metric)
+        if value is None or value != value:
+            continue
+        if best_value is None or (value > best_value if spec.tune.mode == "max" else value < best_value):
+            best, best_value = result, value
+    if best is not None:
+        print(f"best trial: {Path(best.path).name}  final {spec.tune.metric} = {best_value:.4g}")
+    else:
+        print(f"no trial reported {spec.tune.metric}")
+    if results.errors:
+        print(f"{len(results.errors)} of {len(results)} trials failed; their error.txt files say why")
+    print(f"report: behaviorlab report {exp_dir}")
+    if wandb_mode(spec) == "offline":
+        print(f"wandb (offline): wandb sync {exp_dir}/*/wandb/offline-run-*")
+
+
+def _lookup(metrics: dict, key: str) -> Any:
+    value: Any = metrics
+    for part in key.split("/"):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value

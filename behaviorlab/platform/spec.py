@@ -1,0 +1,382 @@
+"""Experiment spec: the YAML a user writes, validated completely before Ray starts.
+
+Every problem becomes one `SpecError` whose text is `file:key: what is wrong; how to fix`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from behaviorlab.platform.registry import ALGORITHMS, algorithm_config_class, apply_config
+
+# Friendly names for the result keys users stop on and optimise (RLlib new API stack keys).
+FRIENDLY_METRICS = {
+    "env_steps": "num_env_steps_sampled_lifetime",
+    "episode_return_mean": "env_runners/episode_return_mean",
+    "time_s": "time_total_s",
+    "iterations": "training_iteration",
+}
+# Top-level result keys that are neither friendly names nor nested ("group/key") RLlib metrics.
+RAW_TOP_LEVEL_KEYS = {"training_iteration", "time_total_s", "num_env_steps_sampled_lifetime",
+                      "time_this_iter_s", "time_since_restore", "iterations_since_restore"}
+SEARCH_SPACES = ("grid_search", "choice", "uniform", "loguniform", "randint")
+# Config fields the spec sets elsewhere, so that each setting has exactly one home.
+CONFIG_FIELDS_ELSEWHERE = {
+    "env": "env", "env_config": "env_config", "seed": "seeds",
+    "num_env_runners": "resources.num_env_runners",
+    "num_envs_per_env_runner": "resources.num_envs_per_env_runner",
+    "num_cpus_per_env_runner": "resources.num_cpus_per_env_runner",
+    "num_learners": "resources.num_learners",
+    "num_gpus_per_learner": "resources.num_gpus_per_learner",
+}
+SCHEDULERS = {
+    "fifo": "ray.tune.schedulers:FIFOScheduler",
+    "asha": "ray.tune.schedulers:ASHAScheduler",
+    "pbt": "ray.tune.schedulers:PopulationBasedTraining",
+    "pb2": "ray.tune.schedulers.pb2:PB2",
+}
+SEARCHERS = ("random", "optuna")
+# Scheduler arguments the runner fills in from the rest of the spec.
+_RUNNER_SET_SCHEDULER_ARGS = {"metric", "mode"}
+
+
+class SpecError(Exception):
+    """One validation problem, formatted as `file:key: problem; fix`."""
+
+    def __init__(self, file: str | Path, key: str, problem: str, fix: str):
+        super().__init__(f"{file}:{key}: {problem}; {fix}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Resources(_Strict):
+    num_env_runners: int = Field(1, ge=0)
+    num_envs_per_env_runner: int = Field(1, ge=1)
+    num_cpus_per_env_runner: float = Field(1, gt=0)
+    num_learners: int = Field(0, ge=0)
+    num_gpus_per_learner: float = Field(0, ge=0)
+
+
+class Tune(_Strict):
+    num_samples: int = Field(1, ge=1)
+    metric: str = "episode_return_mean"
+    mode: Literal["max", "min"] = "max"
+    scheduler: dict[str, Any] | None = None
+    search: dict[str, Any] | None = None
+    max_concurrent_trials: int | None = Field(None, ge=1)
+
+
+class Checkpoint(_Strict):
+    every: int = Field(10, ge=0)
+    at_end: bool = True
+    keep: int | None = Field(None, ge=1)
+
+
+class Wandb(_Strict):
+    project: str = "behaviorlab"
+    group: str | None = None
+    tags: list[str] = []
+    mode: Literal["offline", "online", "disabled"] = "offline"
+
+
+class Logging(_Strict):
+    wandb: Wandb = Wandb()
+    tensorboard: bool = True
+
+
+class ExperimentSpec(_Strict):
+    name: str = Field("", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    algorithm: str
+    env: str
+    env_config: dict[str, Any] = {}
+    config: dict[str, Any] = {}
+    resources: Resources = Resources()
+    stop: dict[str, float]
+    seeds: list[int] = Field([0], min_length=1)
+    tune: Tune = Tune()
+    checkpoint: Checkpoint = Checkpoint()
+    logging: Logging = Logging()
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that also reads `3e-4` as a float (YAML 1.1 demands `3.0e-4`)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d[\d_]*)?(?:\.\d*)?[eE][-+]?\d+$|^[-+]?\d[\d_]*\.\d*$|^[-+]?\.\d+$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"),
+    list("-+0123456789."),
+)
+
+
+def result_key(name: str) -> str:
+    """Friendly metric name → the Tune result key (raw keys pass through)."""
+    return FRIENDLY_METRICS.get(name, name)
+
+
+def _closest(word: str, options) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else f"valid: {', '.join(sorted(options))}"
+
+
+def _pydantic_error(file: Path, error: ValidationError) -> SpecError:
+    first = error.errors()[0]
+    loc = [str(part) for part in first["loc"]]
+    key = ".".join(loc) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        model: type[BaseModel] = ExperimentSpec
+        for part in loc[:-1]:
+            model = model.model_fields[part].annotation
+        return SpecError(file, key, f"unknown key '{loc[-1]}'", _closest(loc[-1], model.model_fields))
+    if first["type"] == "missing":
+        return SpecError(file, key, "required key is missing", f"add '{loc[-1]}:' to the file")
+    if first["type"] == "string_pattern_mismatch":
+        return SpecError(file, key, f"{first['input']!r} is not a valid name",
+                         "use letters, digits, '.', '_' and '-', starting with a letter or digit")
+    return SpecError(file, key, f"{first['msg'].lower()} (got {first['input']!r})", "fix the value")
+
+
+def _is_search_space(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in SEARCH_SPACES
+
+
+def _check_search_space(file: Path, key: str, space: dict) -> None:
+    kind, args = next(iter(space.items()))
+    where = f"{key}.{kind}"
+    if kind in ("grid_search", "choice"):
+        if not isinstance(args, list) or not args:
+            raise SpecError(file, where, f"{kind} needs a non-empty list (got {args!r})", f"write {kind}: [value1, value2, ...]")
+        return
+    numbers = isinstance(args, list) and len(args) == 2 and all(
+        isinstance(a, (int, float)) and not isinstance(a, bool) and math.isfinite(a) for a in args)
+    if not numbers:
+        raise SpecError(file, where, f"{kind} needs two finite numbers [low, high] (got {args!r})", f"write {kind}: [low, high]")
+    low, high = args
+    if low >= high:
+        raise SpecError(file, where, f"low {low} is not below high {high}", "write [low, high] with low < high")
+    if kind == "loguniform" and low <= 0:
+        raise SpecError(file, where, f"loguniform needs low > 0 (got {low})", "use a positive lower bound")
+    if kind == "randint" and not all(isinstance(a, int) for a in args):
+        raise SpecError(file, where, f"randint needs integers (got {args!r})", "write randint: [low, high) with integers")
+
+
+def _walk_search_spaces(file: Path, key: str, value: Any, found: list[str]) -> None:
+    """Validate every search space nested in `value`, recording where each one is."""
+    if _is_search_space(value):
+        _check_search_space(file, key, value)
+        found.append(f"{key}.{next(iter(value))}")
+    elif isinstance(value, dict):
+        for sub_key, sub_value in value.items():
+            _walk_search_spaces(file, f"{key}.{sub_key}", sub_value, found)
+
+
+def sample_value(value: Any) -> Any:
+    """One concrete value of a possibly nested search space (the first grid/choice value, the low bound)."""
+    if _is_search_space(value):
+        return next(iter(value.values()))[0]
+    if isinstance(value, dict):
+        return {key: sample_value(sub) for key, sub in value.items()}
+    return value
+
+
+def _config_fields(config_class: type) -> set[str]:
+    instance = config_class()
+    fields = {name for name in vars(instance) if not name.startswith("_")}
+    fields |= {name for klass in config_class.__mro__ for name, attr in vars(klass).items()
+               if isinstance(attr, property) and not name.startswith("_")}
+    return fields
+
+
+def _check_config(file: Path, spec: ExperimentSpec) -> list[str]:
+    config_class = algorithm_config_class(spec.algorithm)
+    fields = _config_fields(config_class)
+    spaces: list[str] = []
+    for key, value in spec.config.items():
+        if key in CONFIG_FIELDS_ELSEWHERE:
+            raise SpecError(file, f"config.{key}", f"'{key}' is set by the spec's '{CONFIG_FIELDS_ELSEWHERE[key]}'",
+                            f"move it there")
+        if key not in fields:
+            raise SpecError(file, f"config.{key}", f"{config_class.__name__} has no field '{key}'",
+                            _closest(key, {f for f in fields if not f.startswith("_")}))
+        _walk_search_spaces(file, f"config.{key}", value, spaces)
+    # Let RLlib check value types and consistency on one concrete sample of the search space.
+    try:
+        config = apply_config(config_class(), sample_value(spec.config))
+        config.env_runners(num_env_runners=spec.resources.num_env_runners,
+                           num_envs_per_env_runner=spec.resources.num_envs_per_env_runner)
+        config.validate()
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        # RLlib appends advice to switch its validation off; that is not a fix we offer.
+        problem = " ".join(str(error).split()).split(" To suppress all validation errors")[0]
+        raise SpecError(file, "config", f"RLlib rejects the configuration: {problem[:300]}",
+                        "fix the config values it names") from None
+    return spaces
+
+
+def _check_metric_name(file: Path, key: str, name: str) -> None:
+    if name in FRIENDLY_METRICS or name in RAW_TOP_LEVEL_KEYS or "/" in name:
+        return
+    raise SpecError(file, key, f"unknown metric '{name}'",
+                    f"{_closest(name, set(FRIENDLY_METRICS) | RAW_TOP_LEVEL_KEYS)} "
+                    "(nested result keys are written group/key, e.g. env_runners/episode_len_mean)")
+
+
+def _check_env(file: Path, spec: ExperimentSpec) -> None:
+    """Names via the registry, values by building the env once (its creator checks ranges)."""
+    from behaviorlab.envs import EnvConfigError, check_env_config, make_env
+
+    try:
+        check_env_config(spec.env, spec.env_config)
+    except EnvConfigError as error:
+        problem, _, fix = str(error).partition("; ")
+        raise SpecError(file, error.key, problem, fix or "fix the env settings") from None
+    try:
+        make_env(spec.env, spec.env_config).close()
+    except Exception as error:  # any creator failure is a spec problem the user must see now
+        problem = " ".join(str(error).split()) or type(error).__name__
+        raise SpecError(file, "env_config", f"{spec.env} cannot be built: {problem[:300]}",
+                        "fix the env_config values") from None
+
+
+def _check_stop(file: Path, spec: ExperimentSpec) -> None:
+    if not spec.stop:
+        raise SpecError(file, "stop", "no stop condition", "add at least one, e.g. stop: {env_steps: 100000}")
+    for name, value in spec.stop.items():
+        _check_metric_name(file, f"stop.{name}", name)
+        if not math.isfinite(value):
+            raise SpecError(file, f"stop.{name}", f"{value} is not a finite number", "give a finite threshold")
+        if name in ("env_steps", "time_s", "iterations") and value <= 0:
+            raise SpecError(file, f"stop.{name}", f"{value} must be positive", "give a positive budget")
+
+
+def _signature_params(import_path: str) -> tuple[type, set[str]]:
+    import importlib
+    import inspect
+
+    module_name, _, attr = import_path.partition(":")
+    cls = getattr(importlib.import_module(module_name), attr)
+    return cls, set(inspect.signature(cls.__init__).parameters) - {"self"}
+
+
+def _check_scheduler(file: Path, spec: ExperimentSpec, config_spaces: list[str]) -> None:
+    scheduler = dict(spec.tune.scheduler or {})
+    kind = scheduler.pop("type", None)
+    if kind is None and not scheduler:
+        return
+    if kind not in SCHEDULERS:
+        raise SpecError(file, "tune.scheduler.type", f"unknown scheduler {kind!r}", f"use one of: {', '.join(SCHEDULERS)}")
+    if kind == "pb2":
+        try:
+            import sklearn  # noqa: F401  (PB2's Gaussian process needs it)
+        except ImportError:
+            raise SpecError(file, "tune.scheduler.type", "pb2 needs scikit-learn", "pip install 'behaviorlab[pb2]'") from None
+    _, params = _signature_params(SCHEDULERS[kind])
+    for arg in scheduler:
+        if arg in _RUNNER_SET_SCHEDULER_ARGS:
+            raise SpecError(file, f"tune.scheduler.{arg}", f"'{arg}' comes from tune.{arg}", f"remove it here")
+        if arg not in params:
+            raise SpecError(file, f"tune.scheduler.{arg}", f"{kind} has no argument '{arg}'",
+                            _closest(arg, params - _RUNNER_SET_SCHEDULER_ARGS))
+    if kind in ("pbt", "pb2"):
+        mutations_key = "hyperparam_mutations" if kind == "pbt" else "hyperparam_bounds"
+        mutations = scheduler.get(mutations_key)
+        if not isinstance(mutations, dict) or not mutations:
+            raise SpecError(file, f"tune.scheduler.{mutations_key}", f"{kind} needs config fields to mutate",
+                            f"add {mutations_key}: {{lr: {{loguniform: [1.0e-5, 1.0e-3]}}}}")
+        fields = _config_fields(algorithm_config_class(spec.algorithm))
+        for field, space in mutations.items():
+            where = f"tune.scheduler.{mutations_key}.{field}"
+            if field not in fields:
+                raise SpecError(file, where, f"{spec.algorithm} config has no field '{field}'", _closest(field, fields))
+            if kind == "pb2":
+                if not (isinstance(space, list) and len(space) == 2 and space[0] < space[1]):
+                    raise SpecError(file, where, f"pb2 bounds must be [low, high] (got {space!r})", "write [low, high]")
+            elif isinstance(space, list):
+                if not space:
+                    raise SpecError(file, where, "empty list of values", "give at least one value")
+            elif _is_search_space(space) and next(iter(space)) != "grid_search":
+                _check_search_space(file, where, space)
+            else:
+                raise SpecError(file, where, f"not a mutation space: {space!r}",
+                                "give a list of values or {choice|uniform|loguniform|randint: ...}")
+        if spec.checkpoint.every <= 0:
+            raise SpecError(file, "checkpoint.every", f"{kind} exploits checkpoints but checkpoint.every is 0",
+                            "set checkpoint.every to the perturbation interval or a divisor of it")
+        if spec.checkpoint.keep is not None:
+            # A donor trial's deleted checkpoint makes the exploit step fail (Ray 2.60).
+            raise SpecError(file, "checkpoint.keep", f"{kind} needs every trial's checkpoints kept",
+                            "remove checkpoint.keep (or set it to null)")
+
+
+def _check_search(file: Path, spec: ExperimentSpec, config_spaces: list[str]) -> None:
+    search = dict(spec.tune.search or {})
+    kind = search.pop("type", "random")
+    if kind not in SEARCHERS:
+        raise SpecError(file, "tune.search.type", f"unknown search {kind!r}", f"use one of: {', '.join(SEARCHERS)}")
+    if kind == "random":
+        if search:
+            raise SpecError(file, f"tune.search.{next(iter(search))}", "random search takes no options",
+                            "remove it (use tune.num_samples for the number of samples)")
+        return
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        raise SpecError(file, "tune.search.type", "optuna search needs the optuna package",
+                        "pip install 'behaviorlab[optuna]'") from None
+    grids = [where for where in config_spaces if where.endswith(".grid_search")]
+    if grids:
+        raise SpecError(file, grids[0], "optuna cannot search a grid", "use choice: [...] instead of grid_search")
+    if len(spec.seeds) > 1:
+        raise SpecError(file, "seeds", "optuna search runs one seed per sample", "give a single seed")
+    _, params = _signature_params("ray.tune.search.optuna:OptunaSearch")
+    for arg in search:
+        if arg in _RUNNER_SET_SCHEDULER_ARGS or arg not in params:
+            raise SpecError(file, f"tune.search.{arg}", f"optuna search does not take '{arg}' here",
+                            _closest(arg, params - _RUNNER_SET_SCHEDULER_ARGS - {"space"}))
+
+
+def load_spec(path: str | Path) -> ExperimentSpec:
+    """Read and fully validate a spec file; raises SpecError (nothing is started or written)."""
+    file = Path(path)
+    try:
+        text = file.read_text()
+    except OSError as error:
+        raise SpecError(file, "(file)", f"cannot read: {error.strerror}", "check the path") from None
+    try:
+        raw = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "(file)"
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise SpecError(file, where, f"YAML syntax error: {problem}", "fix the YAML at that line") from None
+    if not isinstance(raw, dict):
+        raise SpecError(file, "(top level)", "the file is not a mapping of keys",
+                        "start from an example in experiments/ (algorithm:, env:, stop:, ...)")
+    raw.setdefault("name", file.stem)
+    if raw.get("stop") == {}:
+        raise SpecError(file, "stop", "no stop condition", "add at least one, e.g. stop: {env_steps: 100000}")
+    try:
+        spec = ExperimentSpec.model_validate(raw)
+    except ValidationError as error:
+        raise _pydantic_error(file, error) from None
+    if spec.algorithm not in ALGORITHMS:
+        raise SpecError(file, "algorithm", f"unknown algorithm '{spec.algorithm}'", _closest(spec.algorithm, ALGORITHMS))
+
+    _check_env(file, spec)
+    _check_stop(file, spec)
+    _check_metric_name(file, "tune.metric", spec.tune.metric)
+    if len(set(spec.seeds)) != len(spec.seeds):
+        raise SpecError(file, "seeds", f"repeated seeds {spec.seeds}", "list each seed once")
+    config_spaces = _check_config(file, spec)
+    _check_scheduler(file, spec, config_spaces)
+    _check_search(file, spec, config_spaces)
+    return spec

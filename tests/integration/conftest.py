@@ -1,0 +1,30 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+REPO = HERE.parents[1]
+
+
+def cli_env(results: Path) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
+    env["BEHAVIORLAB_RESULTS"] = str(results)
+    env.pop("RAY_ADDRESS", None)
+    return env
+
+
+@pytest.fixture
+def run_cli(tmp_path):
+    """Run `behaviorlab ...` in a subprocess, results under tmp_path/results."""
+    results = tmp_path / "results"
+
+    def run(*args, timeout=300, **kwargs):
+        return subprocess.run([sys.executable, "-m", "behaviorlab.platform.cli", *map(str, args)], cwd=REPO,
+                              env=cli_env(results), capture_output=True, text=True, timeout=timeout, **kwargs)
+
+    run.results = results
+    return run

@@ -1,0 +1,128 @@
+"""Real runs through the `behaviorlab` CLI in a subprocess (embedded local Ray)."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO, cli_env
+
+pytestmark = pytest.mark.integration
+
+# Small batches so each iteration takes a second or two on 2 cores.
+SMALL_PPO = """\
+algorithm: PPO
+env: {env}
+config: {{train_batch_size_per_learner: 500, minibatch_size: 250, num_epochs: 2}}
+resources: {{num_env_runners: 1}}
+logging: {{wandb: {{mode: disabled}}, tensorboard: false}}
+"""
+
+
+def _rows(trial_dir: Path) -> list[dict]:
+    progress = trial_dir / "progress.csv"
+    if not progress.exists():
+        return []
+    with progress.open() as file:
+        return list(csv.DictReader(file))
+
+
+def test_smoke_run_records_everything_and_reports(run_cli, tmp_path):
+    proc = run_cli("run", "experiments/ppo/cartpole.yaml", "--smoke")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [line for line in proc.stdout.splitlines() if "| iter" in line]
+    assert len(lines) == 2, proc.stdout  # one concise line per iteration
+    assert "env steps" in lines[0] and "steps/s" in lines[0] and "return" in lines[0]
+    assert "Configuration for experiment" not in proc.stdout  # not Ray's default tables
+    exp_dir = run_cli.results / "ppo-cartpole-smoke"
+    assert f"results: {exp_dir}" in proc.stdout and "best trial:" in proc.stdout
+    (trial,) = [p for p in exp_dir.iterdir() if p.name.startswith("trial_")]
+    assert trial.name == "trial_00000_seed=0"
+    assert len(_rows(trial)) == 2
+    assert list(trial.glob("checkpoint_*")), "checkpoint at end"
+    run_info = json.loads((exp_dir / "behaviorlab" / "run.json").read_text())
+    assert run_info["versions"]["ray"] == "2.60.0" and run_info["versions"]["torch"]
+    assert "commit" in run_info["git"]
+    assert (exp_dir / "behaviorlab" / "spec.yaml").read_text() == (REPO / "experiments/ppo/cartpole.yaml").read_text()
+
+    # A second run never overwrites the first.
+    again = run_cli("run", "experiments/ppo/cartpole.yaml", "--smoke")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert (run_cli.results / "ppo-cartpole-smoke-2").is_dir() and len(_rows(trial)) == 2
+
+    report = run_cli("report", exp_dir)
+    assert report.returncode == 0, report.stderr
+    png = exp_dir / "report" / "curves.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    assert "trial_00000_seed=0" in (exp_dir / "report" / "trials.md").read_text()
+
+    compare = run_cli("compare", exp_dir, run_cli.results / "ppo-cartpole-smoke-2", "--out", tmp_path / "cmp")
+    assert compare.returncode == 0, compare.stderr
+    assert (tmp_path / "cmp" / "compare.png").exists()
+    assert "ppo-cartpole-smoke-2" in (tmp_path / "cmp" / "compare.md").read_text()
+
+
+def test_env_that_raises_does_not_end_the_run(run_cli, tmp_path):
+    spec = tmp_path / "flaky.yaml"
+    spec.write_text(SMALL_PPO.format(env="envs_for_tests:FlakyCartPole") + "env_config: {fail_every: 300}\n"
+                    "stop: {iterations: 3}\n")
+    start = time.monotonic()
+    proc = run_cli("run", spec)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert "env failures" in proc.stdout  # the progress line counts them
+    (trial,) = (run_cli.results / "flaky").glob("trial_*")
+    rows = _rows(trial)
+    assert len(rows) == 3
+    assert float(rows[-1]["env_runners/num_env_step_failures"]) >= 3
+    assert time.monotonic() - start < 120  # no minute-long restart delays
+
+
+def test_non_finite_return_stops_trial_naming_the_metric(run_cli, tmp_path):
+    spec = tmp_path / "inf.yaml"
+    spec.write_text(SMALL_PPO.format(env="envs_for_tests:InfiniteRewardCartPole") + "stop: {iterations: 5}\n")
+    proc = run_cli("run", spec)
+    assert proc.returncode == 1
+    assert "FAILED" in proc.stdout and "env_runners/episode_return" in proc.stdout and "inf" in proc.stdout, proc.stdout
+    assert "1 of 1 trials failed" in proc.stdout
+
+
+def test_sigkill_then_resume_finishes_without_losing_rows(tmp_path):
+    spec = tmp_path / "killme.yaml"
+    spec.write_text(SMALL_PPO.format(env="CartPole-v1") + "stop: {iterations: 4}\nseeds: [0, 1]\n"
+                    "tune: {max_concurrent_trials: 1}\ncheckpoint: {every: 1}\n")
+    results = tmp_path / "results"
+    cmd = [sys.executable, "-m", "behaviorlab.platform.cli", "run", str(spec)]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=cli_env(results), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    exp_dir = results / "killme"
+    deadline = time.monotonic() + 240
+    first = second = None
+    try:
+        # Kill once the first seed is done and the second has a checkpoint.
+        while time.monotonic() < deadline:
+            trials = sorted(exp_dir.glob("trial_*")) if exp_dir.exists() else []
+            if len(trials) == 2 and len(_rows(trials[0])) == 4 and list(trials[1].glob("checkpoint_*")):
+                first, second = trials
+                break
+            assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
+            time.sleep(0.5)
+        assert first is not None, "run did not reach the kill point in time"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the driver and every Ray process it started
+        proc.wait()
+    assert len(_rows(second)) < 4
+    first_rows = _rows(first)
+
+    resumed = subprocess.run(cmd + ["--resume"], cwd=REPO, env=cli_env(results), capture_output=True, text=True,
+                             timeout=300)
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-3000:]
+    assert _rows(first) == first_rows  # the finished trial is neither re-run nor lost
+    iterations = sorted({int(r["training_iteration"]) for r in _rows(second)})
+    assert iterations == [1, 2, 3, 4]
+    assert list((exp_dir / "behaviorlab").glob("resume-*.json"))
