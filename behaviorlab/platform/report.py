@@ -93,12 +93,19 @@ def _flatten(params: dict, prefix: str = "") -> dict:
     return flat
 
 
-def _read_rows(progress: Path) -> list[dict]:
-    """Rows by iteration; an iteration re-run after a resume replaces the earlier row."""
-    with progress.open(newline="") as file:
-        rows = {}
-        for row in csv.DictReader(file):
-            rows[int(float(row.get("training_iteration") or 0))] = row
+def read_results(trial_dir: Path) -> list[dict]:
+    """One flat row per iteration from Tune's result.json (progress.csv drops metrics that first
+    appear after iteration 1, such as the return of an off-policy learner still warming up).
+    An iteration re-run after a resume replaces the earlier row."""
+    rows = {}
+    with (trial_dir / "result.json").open() as file:
+        for line in file:
+            try:
+                result = json.loads(line)
+            except json.JSONDecodeError:  # a line torn by a killed run
+                continue
+            result.pop("config", None)
+            rows[int(result.get("training_iteration") or 0)] = _flatten(result)
     return [rows[i] for i in sorted(rows)]
 
 
@@ -107,12 +114,12 @@ def load_experiment(path: str | Path) -> Experiment:
     if not path.is_dir():
         raise ReportError(f"{path}: not a directory; give an experiment directory printed by `behaviorlab run`")
     trials = []
-    for progress in sorted(path.glob("*/progress.csv")):
-        params_file = progress.parent / "params.json"
+    for result_file in sorted(path.glob("*/result.json")):
+        params_file = result_file.parent / "params.json"
         params = _flatten(json.loads(params_file.read_text())) if params_file.exists() else {}
-        trials.append(Trial(progress.parent.name, params, _read_rows(progress)))
+        trials.append(Trial(result_file.parent.name, params, read_results(result_file.parent)))
     if not trials:
-        raise ReportError(f"{path}: no trial results (*/progress.csv); give an experiment directory printed by `behaviorlab run`")
+        raise ReportError(f"{path}: no trial results (*/result.json); give an experiment directory printed by `behaviorlab run`")
     spec_file = path / "behaviorlab" / "spec.yaml"
     spec = yaml.safe_load(spec_file.read_text()) if spec_file.exists() else {}
     return Experiment(path, trials, spec or {})

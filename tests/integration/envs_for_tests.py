@@ -9,7 +9,7 @@ from gymnasium.envs.classic_control.cartpole import CartPoleEnv
 class FlakyCartPole(gym.Wrapper):
     """CartPole whose step raises every `fail_every` steps, as a crashing simulator would."""
 
-    def __init__(self, fail_every: int = 300):
+    def __init__(self, fail_every: int = 700):
         super().__init__(gym.wrappers.TimeLimit(CartPoleEnv(), max_episode_steps=500))
         self.fail_every = fail_every
         self.steps = 0

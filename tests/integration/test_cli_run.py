@@ -1,6 +1,5 @@
 """Real runs through the `behaviorlab` CLI in a subprocess (embedded local Ray)."""
 
-import csv
 import json
 import os
 import signal
@@ -10,6 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from behaviorlab.platform.report import read_results
 
 from .conftest import REPO, cli_env
 
@@ -26,11 +27,7 @@ logging: {{wandb: {{mode: disabled}}, tensorboard: false}}
 
 
 def _rows(trial_dir: Path) -> list[dict]:
-    progress = trial_dir / "progress.csv"
-    if not progress.exists():
-        return []
-    with progress.open() as file:
-        return list(csv.DictReader(file))
+    return read_results(trial_dir) if (trial_dir / "result.json").exists() else []
 
 
 def test_smoke_run_records_everything_and_reports(run_cli, tmp_path):
@@ -70,7 +67,7 @@ def test_smoke_run_records_everything_and_reports(run_cli, tmp_path):
 
 def test_env_that_raises_does_not_end_the_run(run_cli, tmp_path):
     spec = tmp_path / "flaky.yaml"
-    spec.write_text(SMALL_PPO.format(env="envs_for_tests:FlakyCartPole") + "env_config: {fail_every: 300}\n"
+    spec.write_text(SMALL_PPO.format(env="envs_for_tests:FlakyCartPole") + "env_config: {fail_every: 700}\n"
                     "stop: {iterations: 3}\n")
     start = time.monotonic()
     proc = run_cli("run", spec)
@@ -79,7 +76,7 @@ def test_env_that_raises_does_not_end_the_run(run_cli, tmp_path):
     (trial,) = (run_cli.results / "flaky").glob("trial_*")
     rows = _rows(trial)
     assert len(rows) == 3
-    assert float(rows[-1]["env_runners/num_env_step_failures"]) >= 3
+    assert float(rows[-1]["env_runners/num_env_step_failures"]) >= 2
     assert time.monotonic() - start < 120  # no minute-long restart delays
 
 

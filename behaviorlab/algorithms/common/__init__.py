@@ -1,0 +1,1 @@
+"""Pure torch math shared by several algorithms; no Ray import."""
