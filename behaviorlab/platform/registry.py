@@ -14,6 +14,7 @@ ALGORITHMS: dict[str, str] = {
     "IMPALA": "ray.rllib.algorithms.impala:IMPALAConfig",
     "DQN": "ray.rllib.algorithms.dqn:DQNConfig",
     "SAC": "ray.rllib.algorithms.sac:SACConfig",
+    "ACER": "behaviorlab.algorithms.acer.config:ACERConfig",
 }
 
 

@@ -275,7 +275,14 @@ def run_experiment(spec_path: Path, spec: ExperimentSpec, *, address: str | None
                                    resume_unfinished=True, resume_errored=True)
     else:
         tuner = build_tuner(spec, results_dir)
-    results = tuner.fit()
+    try:
+        results = tuner.fit()
+    except Exception as error:  # a failure outside any trial (e.g. a config RLlib rejects at start)
+        if verbose:
+            raise
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise RunError(f"the run stopped: {first_line}; rerun with --verbose for the traceback, "
+                       f"or --resume to continue from {exp_dir}") from None
     _print_summary(spec, exp_dir, results)
     return RunOutcome(exp_dir, len(results), len(results.errors))
 

@@ -26,6 +26,8 @@ class ACERConfig(AlgorithmConfig):
       (α, default 0.99; θ_avg ← α θ_avg + (1 − α) θ after every update).
     - `q_loss_coeff` (default 0.5), `entropy_coeff` (default 0.01), `lr` (default 7e-4),
       `optimizer` ("rmsprop" as in the paper and baselines, or "adam"), `grad_clip` (global norm, 10).
+    - `reward_scale` (default 1): rewards are multiplied by it in the loss, keeping Q targets
+      near unit scale on dense-reward tasks (chainerrl's gym example uses 0.01).
     - Continuous actions: `sdn_samples` (n, default 5) for the stochastic dueling network,
       `initial_log_std` (default 0.0) of the state-independent Gaussian std.
     """
@@ -35,6 +37,8 @@ class ACERConfig(AlgorithmConfig):
 
         super().__init__(algo_class=algo_class or ACER)
         self.rollout_fragment_length = 20
+        # One reported iteration spans many short training steps (less Tune overhead).
+        self.min_sample_timesteps_per_iteration = 2000
         self.batch_mode = "truncate_episodes"
         self.gamma = 0.99
         self.lr = 7e-4
@@ -52,6 +56,7 @@ class ACERConfig(AlgorithmConfig):
         self.entropy_coeff = 0.01
         self.optimizer = "rmsprop"
         self.sdn_samples = 5
+        self.reward_scale = 1.0
         self.initial_log_std = 0.0
 
     def training(
@@ -70,6 +75,7 @@ class ACERConfig(AlgorithmConfig):
         optimizer: str = NotProvided,
         sdn_samples: int = NotProvided,
         initial_log_std: float = NotProvided,
+        reward_scale: float = NotProvided,
         **kwargs,
     ) -> Self:
         super().training(**kwargs)
@@ -83,15 +89,20 @@ class ACERConfig(AlgorithmConfig):
         checks = [
             (self.replay_ratio >= 0, "replay_ratio must be >= 0 (0 = on-policy)"),
             (self.truncation_c > 0, "truncation_c must be > 0"),
+            (self.reward_scale > 0, "reward_scale must be > 0"),
             (self.trust_region_delta > 0, "trust_region_delta must be > 0"),
             (0 <= self.average_policy_decay < 1, "average_policy_decay must be in [0, 1)"),
             (self.replay_batch_segments >= 1, "replay_batch_segments must be >= 1"),
             (self.sdn_samples >= 1, "sdn_samples must be >= 1"),
             (self.optimizer in ("rmsprop", "adam"), "optimizer must be 'rmsprop' or 'adam'"),
-            (self.batch_mode == "truncate_episodes", "ACER learns from fixed-length segments: batch_mode must be 'truncate_episodes'"),
-            (isinstance(self.rollout_fragment_length, int) and self.rollout_fragment_length >= 1,
-             "rollout_fragment_length must be an integer >= 1 (the segment length)"),
         ]
+        if not self.in_evaluation:  # evaluation runners may sample whole episodes
+            checks += [
+                (self.batch_mode == "truncate_episodes",
+                 "ACER learns from fixed-length segments: batch_mode must be 'truncate_episodes'"),
+                (isinstance(self.rollout_fragment_length, int) and self.rollout_fragment_length >= 1,
+                 "rollout_fragment_length must be an integer >= 1 (the segment length)"),
+            ]
         for ok, message in checks:
             if not ok:
                 self._value_error(message)
