@@ -79,7 +79,7 @@ def _report(args) -> int:
     from behaviorlab.platform.report import ReportError, report
 
     try:
-        paths = report(args.dir, metric=args.metric)
+        paths = report(args.dir, metric=args.metric, threshold=args.threshold)
     except ReportError as error:
         return _fail(str(error))
     print("\n".join(str(p) for p in paths))
@@ -90,7 +90,7 @@ def _compare(args) -> int:
     from behaviorlab.platform.report import ReportError, compare
 
     try:
-        paths = compare(args.dirs, args.out, metric=args.metric)
+        paths = compare(args.dirs, args.out, metric=args.metric, threshold=args.threshold)
     except ReportError as error:
         return _fail(str(error))
     print("\n".join(str(p) for p in paths))
@@ -125,12 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="curves (PNG) and tables (markdown, CSV) from a results directory")
     report.add_argument("dir")
     report.add_argument("--metric", default="episode_return_mean", help="friendly name or result key")
+    report.add_argument("--threshold", type=float, help="also tabulate env steps and wall time to reach this metric value")
     report.set_defaults(func=_report)
 
     compare = sub.add_parser("compare", help="several experiments on one plot and table")
     compare.add_argument("dirs", nargs="+")
     compare.add_argument("--out", default="comparison", help="output directory (default ./comparison)")
     compare.add_argument("--metric", default="episode_return_mean")
+    compare.add_argument("--threshold", type=float, help="also tabulate env steps and wall time to reach this metric value")
     compare.set_defaults(func=_compare)
     return parser
 

@@ -41,6 +41,14 @@ class Trial:
         ys = self.series(key)[1]
         return ys[-1] if ys else None
 
+    def first_reaching(self, key: str, threshold: float) -> dict | None:
+        """The first result row whose metric is ≥ threshold (None if never)."""
+        for row in self.rows:
+            value = _number(row.get(key))
+            if value is not None and value >= threshold:
+                return row
+        return None
+
     def last(self, key: str) -> float | None:
         return _number(self.rows[-1].get(key)) if self.rows else None
 
@@ -174,7 +182,18 @@ def _fmt(value: float | None, digits: str = ".4g") -> str:
     return "" if value is None else format(value, digits)
 
 
-def _summary_rows(experiment: Experiment, key: str) -> list[dict]:
+def _threshold_columns(trials: list[Trial], key: str, threshold: float) -> dict:
+    """Seeds that reached the threshold, and their mean env steps and wall time to get there."""
+    hits = [row for row in (t.first_reaching(key, threshold) for t in trials) if row is not None]
+    steps = [_number(row.get(STEPS_KEY)) or 0 for row in hits]
+    seconds = [_number(row.get(TIME_KEY)) or 0 for row in hits]
+    return {f"reached {threshold:g}": f"{len(hits)}/{len(trials)}",
+            "env_steps_to_threshold": _fmt(statistics.mean(steps), ".0f") if hits else "",
+            "steps_std": _fmt(statistics.stdev(steps), ".0f") if len(hits) > 1 else "",
+            "wall_s_to_threshold": _fmt(statistics.mean(seconds), ".0f") if hits else ""}
+
+
+def _summary_rows(experiment: Experiment, key: str, threshold: float | None = None) -> list[dict]:
     game = _atari_game(experiment.spec)
     rows = []
     for label, trials in experiment.groups().items():
@@ -190,6 +209,8 @@ def _summary_rows(experiment: Experiment, key: str) -> list[dict]:
             from behaviorlab.envs.atari_scores import hns
 
             row["HNS %"] = _fmt(100 * hns(game, statistics.mean(finals)), ".1f")
+        if threshold is not None:
+            row.update(_threshold_columns(trials, key, threshold))
         rows.append(row)
     return rows
 
@@ -207,7 +228,7 @@ def _write_tables(rows: list[dict], out_dir: Path, stem: str) -> tuple[Path, Pat
     return csv_path, md_path
 
 
-def report(path: str | Path, metric: str = "episode_return_mean") -> list[Path]:
+def report(path: str | Path, metric: str = "episode_return_mean", threshold: float | None = None) -> list[Path]:
     """Curves (PNG) and per-group plus per-trial tables (markdown, CSV) into `<dir>/report/`."""
     experiment = load_experiment(path)
     key = result_key(metric)
@@ -220,11 +241,12 @@ def report(path: str | Path, metric: str = "episode_return_mean") -> list[Path]:
                    "iterations": len(t.rows), "env_steps": _fmt(t.last(STEPS_KEY), ".0f"),
                    "wall_s": _fmt(t.last(TIME_KEY), ".0f"), f"final {key}": _fmt(t.final(key))}
                   for t in experiment.trials]
-    return [png, *_write_tables(_summary_rows(experiment, key), out_dir, "summary"),
+    return [png, *_write_tables(_summary_rows(experiment, key, threshold), out_dir, "summary"),
             *_write_tables(trial_rows, out_dir, "trials")]
 
 
-def compare(paths: list[str | Path], out_dir: str | Path, metric: str = "episode_return_mean") -> list[Path]:
+def compare(paths: list[str | Path], out_dir: str | Path, metric: str = "episode_return_mean",
+            threshold: float | None = None) -> list[Path]:
     """Several experiments on one plot and one table (same metric, env steps on x)."""
     experiments = [load_experiment(p) for p in paths]
     key = result_key(metric)
@@ -234,5 +256,5 @@ def compare(paths: list[str | Path], out_dir: str | Path, metric: str = "episode
               for e in experiments for label, trials in e.groups().items()]
     png = out / "compare.png"
     _plot(curves, key, "comparison", png)
-    rows = [row for e in experiments for row in _summary_rows(e, key)]
+    rows = [row for e in experiments for row in _summary_rows(e, key, threshold)]
     return [png, *_write_tables(rows, out, "compare")]

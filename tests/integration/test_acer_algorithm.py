@@ -4,6 +4,7 @@ import pytest
 import ray
 import torch
 
+from behaviorlab.algorithms.acer.algorithm import ACER
 from behaviorlab.algorithms.acer.config import ACERConfig
 
 pytestmark = pytest.mark.integration
@@ -29,7 +30,7 @@ def _avg_params(algo):
 
 def test_discrete_acer_updates_average_network_and_replays(local_ray):
     config = (ACERConfig().environment("CartPole-v1").env_runners(num_env_runners=0, num_envs_per_env_runner=2)
-              .training(replay_ratio=2, replay_start=100, min_sample_timesteps_per_iteration=400)
+              .training(replay_ratio=2, replay_start=100).reporting(min_sample_timesteps_per_iteration=400)
               .rl_module(model_config={"fcnet_hiddens": [32]}).debugging(seed=0))
     algo = config.build_algo()
     try:
@@ -49,9 +50,29 @@ def test_discrete_acer_updates_average_network_and_replays(local_ray):
         algo.stop()
 
 
+def test_checkpoint_keeps_the_replay_buffer(local_ray, tmp_path):
+    config = (ACERConfig().environment("CartPole-v1").env_runners(num_env_runners=0)
+              .training(replay_ratio=1, replay_start=50).reporting(min_sample_timesteps_per_iteration=200)
+              .rl_module(model_config={"fcnet_hiddens": [16]}).debugging(seed=0))
+    algo = config.build_algo()
+    try:
+        algo.train()
+        stored = algo.local_replay_buffer.get_num_timesteps()
+        assert stored >= 200
+        algo.save_to_path(tmp_path / "ckpt")
+    finally:
+        algo.stop()
+    restored = ACER.from_checkpoint(str(tmp_path / "ckpt"))
+    try:
+        assert restored.local_replay_buffer.get_num_timesteps() == stored
+    finally:
+        restored.stop()
+
+
 def test_continuous_acer_trains_on_pendulum(local_ray):
     config = (ACERConfig().environment("Pendulum-v1").env_runners(num_env_runners=0)
-              .training(replay_ratio=1, replay_start=50, truncation_c=5.0, min_sample_timesteps_per_iteration=200)
+              .training(replay_ratio=1, replay_start=50, truncation_c=5.0)
+              .reporting(min_sample_timesteps_per_iteration=200)
               .rl_module(model_config={"fcnet_hiddens": [32]}).debugging(seed=0))
     algo = config.build_algo()
     try:

@@ -3,6 +3,8 @@ updates on segments replayed from RLlib's EpisodeReplayBuffer."""
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.core import DEFAULT_MODULE_ID
@@ -16,6 +18,8 @@ from behaviorlab.algorithms.acer.config import ACERConfig
 from behaviorlab.algorithms.common.segments import MASK, episodes_to_segments
 
 REPLAY_STATS = "replay"
+REPLAY_STATE = "acer_replay_buffer"
+logger = logging.getLogger(__name__)
 
 
 class ACER(Algorithm):
@@ -64,3 +68,19 @@ class ACER(Algorithm):
                 timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: self.metrics.peek(
                     (ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0)})
         self.metrics.aggregate(results, key=LEARNER_RESULTS)
+
+    # RLlib's new-stack checkpoints skip the replay buffer; a resumed ACER run keeps it.
+    def get_state(self, components=None, *, not_components=None, **kwargs):
+        state = super().get_state(components, not_components=not_components, **kwargs)
+        if (self.config.checkpoint_replay_buffer and self.config.replay_ratio > 0
+                and self._check_component(REPLAY_STATE, components, not_components)):
+            state[REPLAY_STATE] = self.local_replay_buffer.get_state()
+        return state
+
+    def set_state(self, state) -> None:
+        super().set_state(state)
+        if REPLAY_STATE in state:
+            self.local_replay_buffer.set_state(state[REPLAY_STATE])
+        elif self.config.replay_ratio > 0:
+            logger.warning("ACER: this checkpoint holds no replay buffer (checkpoint_replay_buffer=False); replay "
+                           "starts empty and replayed updates resume after %d new env steps", self.config.replay_start)

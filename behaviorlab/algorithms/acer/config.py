@@ -18,6 +18,9 @@ class ACERConfig(AlgorithmConfig):
       on-policy update; 0 makes ACER on-policy (A3C-like). Paper: 4 is the sweet spot.
     - `replay_buffer_config` (default EpisodeReplayBuffer, capacity 50 000 env steps per run;
       the paper keeps 50k frames per actor).
+    - `checkpoint_replay_buffer` (default True): save the replay buffer in checkpoints so a
+      resumed run keeps its replay (False for huge buffers, e.g. Atari: the resumed run then
+      starts with an empty buffer and says so).
     - `replay_start` (env steps, default 1000): no replayed update before the buffer holds this
       many steps (baselines: 10k on Atari).
     - `replay_batch_segments` (default 16): segments per replayed update.
@@ -47,6 +50,7 @@ class ACERConfig(AlgorithmConfig):
         self.replay_ratio = 4.0
         self.replay_buffer_config = {"type": "EpisodeReplayBuffer", "capacity": 50_000}
         self.replay_start = 1000
+        self.checkpoint_replay_buffer = True
         self.replay_batch_segments = 16
         self.truncation_c = 10.0
         self.trust_region = True
@@ -65,6 +69,7 @@ class ACERConfig(AlgorithmConfig):
         replay_ratio: float = NotProvided,
         replay_buffer_config: dict[str, Any] = NotProvided,
         replay_start: int = NotProvided,
+        checkpoint_replay_buffer: bool = NotProvided,
         replay_batch_segments: int = NotProvided,
         truncation_c: float = NotProvided,
         trust_region: bool = NotProvided,
