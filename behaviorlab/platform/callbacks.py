@@ -9,24 +9,16 @@ from typing import Any
 
 from ray import tune
 
+from behaviorlab.platform.results import flatten
+
 
 class NonFiniteMetricError(FloatingPointError):
     """A loss or return became NaN/inf; training further would only burn compute."""
 
 
-def _flatten(result: dict, prefix: str = "") -> dict[str, Any]:
-    flat = {}
-    for key, value in result.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}/"))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 def non_finite_metric(result: dict) -> str | None:
     """Name of the first loss or episode-return metric that is NaN/inf, or None."""
-    for key, value in _flatten(result).items():
+    for key, value in flatten(result).items():
         watched = key.startswith("learners/") and "loss" in key or key.startswith("env_runners/episode_return")
         if watched and isinstance(value, (int, float)) and not math.isfinite(value):
             # No finished episode yet reports NaN returns: only an inf return is a real failure.
@@ -41,7 +33,7 @@ def stop_on_non_finite(*, algorithm, metrics_logger=None, result: dict, **kwargs
     bad = non_finite_metric(result)
     if bad is not None:
         raise NonFiniteMetricError(
-            f"metric '{bad}' became {_flatten(result)[bad]} at iteration {result.get('training_iteration')}; "
+            f"metric '{bad}' became {flatten(result)[bad]} at iteration {result.get('training_iteration')}; "
             "lower the learning rate or check the env's rewards")
 
 
@@ -75,7 +67,7 @@ class ProgressPrinter(tune.Callback):
         print(f"[{elapsed // 60:02d}:{elapsed % 60:02d}] {text}", file=sys.stdout, flush=True)
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
-        flat = _flatten(result)
+        flat = flatten(result)
         steps = flat.get("num_env_steps_sampled_lifetime", 0.0)
         delta = steps - self._last_steps.get(trial.trial_id, steps - flat.get("env_runners/num_env_steps_sampled", 0.0))
         self._last_steps[trial.trial_id] = steps

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from behaviorlab.platform.results import flatten
 from behaviorlab.platform.spec import result_key
 
 STEPS_KEY = "num_env_steps_sampled_lifetime"
@@ -91,16 +92,6 @@ def _number(value) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _flatten(params: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in params.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}/"))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 def read_results(trial_dir: Path) -> list[dict]:
     """One flat row per iteration from Tune's result.json (progress.csv drops metrics that first
     appear after iteration 1, such as the return of an off-policy learner still warming up).
@@ -113,7 +104,7 @@ def read_results(trial_dir: Path) -> list[dict]:
             except json.JSONDecodeError:  # a line torn by a killed run
                 continue
             result.pop("config", None)
-            rows[int(result.get("training_iteration") or 0)] = _flatten(result)
+            rows[int(result.get("training_iteration") or 0)] = flatten(result)
     return [rows[i] for i in sorted(rows)]
 
 
@@ -124,7 +115,7 @@ def load_experiment(path: str | Path) -> Experiment:
     trials = []
     for result_file in sorted(path.glob("*/result.json")):
         params_file = result_file.parent / "params.json"
-        params = _flatten(json.loads(params_file.read_text())) if params_file.exists() else {}
+        params = flatten(json.loads(params_file.read_text())) if params_file.exists() else {}
         trials.append(Trial(result_file.parent.name, params, read_results(result_file.parent)))
     if not trials:
         raise ReportError(f"{path}: no trial results (*/result.json); give an experiment directory printed by `behaviorlab run`")
@@ -147,7 +138,7 @@ def _mean_curve(trials: list[Trial], key: str) -> tuple[list[float], list[float]
     return grid, list(values.mean(axis=0)), list(values.std(axis=0))
 
 
-def _plot(curves: list[tuple[str, list[Trial]]], key: str, title: str, out: Path) -> None:
+def _plot(curves: list[tuple[str, list[Trial]]], key: str, label: str, title: str, out: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -163,7 +154,7 @@ def _plot(curves: list[tuple[str, list[Trial]]], key: str, title: str, out: Path
             ax.fill_between(grid, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
                             color=line.get_color(), alpha=0.2)
     ax.set_xlabel("env steps")
-    ax.set_ylabel(key)
+    ax.set_ylabel(label.replace("_", " "))
     ax.set_title(title)
     ax.grid(alpha=0.3)
     if ax.lines:
@@ -236,7 +227,7 @@ def report(path: str | Path, metric: str = "episode_return_mean", threshold: flo
     out_dir.mkdir(exist_ok=True)
     png = out_dir / "curves.png"
     title = f"{experiment.spec.get('algorithm', '')} on {experiment.spec.get('env', '')}".strip(" on") or experiment.name
-    _plot(list(experiment.groups().items()), key, title, png)
+    _plot(list(experiment.groups().items()), key, metric, title, png)
     trial_rows = [{"trial": t.name, **{k: _short(v) for k, v in sorted(t.params.items()) if k == "seed"},
                    "iterations": len(t.rows), "env_steps": _fmt(t.last(STEPS_KEY), ".0f"),
                    "wall_s": _fmt(t.last(TIME_KEY), ".0f"), f"final {key}": _fmt(t.final(key))}
@@ -255,6 +246,6 @@ def compare(paths: list[str | Path], out_dir: str | Path, metric: str = "episode
     curves = [(f"{e.name}: {label}" if len(e.groups()) > 1 else e.name, trials)
               for e in experiments for label, trials in e.groups().items()]
     png = out / "compare.png"
-    _plot(curves, key, "comparison", png)
+    _plot(curves, key, metric, "comparison", png)
     rows = [row for e in experiments for row in _summary_rows(e, key, threshold)]
     return [png, *_write_tables(rows, out, "compare")]

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from behaviorlab.platform.registry import algorithm_class, algorithm_config_class, apply_config
-from behaviorlab.platform.spec import ExperimentSpec, result_key, sample_value, _is_search_space
+from behaviorlab.platform.results import flatten
+from behaviorlab.platform.spec import ExperimentSpec, is_search_space, result_key, sample_value
 
 DEFAULT_RESULTS_DIR = Path(os.environ.get("BEHAVIORLAB_RESULTS", "~/behaviorlab_results")).expanduser()
 META_DIR = "behaviorlab"  # inside each experiment directory: spec, commit, versions
@@ -33,7 +34,7 @@ def to_tune(value: Any) -> Any:
     """Replace the spec's search-space mappings (at any depth) by Tune's sampling objects."""
     from ray import tune
 
-    if _is_search_space(value):
+    if is_search_space(value):
         kind, args = next(iter(value.items()))
         if kind in ("grid_search", "choice"):
             return getattr(tune, kind)(list(args))
@@ -292,7 +293,7 @@ def _print_summary(spec: ExperimentSpec, exp_dir: Path, results) -> None:
     print(f"\nresults: {exp_dir}")
     best, best_value = None, None
     for result in results:
-        value = _lookup(result.metrics or {}, metric)
+        value = flatten(result.metrics or {}).get(metric)
         if value is None or value != value:
             continue
         if best_value is None or (value > best_value if spec.tune.mode == "max" else value < best_value):
@@ -307,11 +308,3 @@ def _print_summary(spec: ExperimentSpec, exp_dir: Path, results) -> None:
     if wandb_mode(spec) == "offline":
         print(f"wandb (offline): wandb sync {exp_dir}/*/wandb/offline-run-*")
 
-
-def _lookup(metrics: dict, key: str) -> Any:
-    value: Any = metrics
-    for part in key.split("/"):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value

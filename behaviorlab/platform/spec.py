@@ -145,7 +145,7 @@ def _pydantic_error(file: Path, error: ValidationError) -> SpecError:
     return SpecError(file, key, f"{first['msg'].lower()} (got {first['input']!r})", "fix the value")
 
 
-def _is_search_space(value: Any) -> bool:
+def is_search_space(value: Any) -> bool:
     return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in SEARCH_SPACES
 
 
@@ -171,7 +171,7 @@ def _check_search_space(file: Path, key: str, space: dict) -> None:
 
 def _walk_search_spaces(file: Path, key: str, value: Any, found: list[str]) -> None:
     """Validate every search space nested in `value`, recording where each one is."""
-    if _is_search_space(value):
+    if is_search_space(value):
         _check_search_space(file, key, value)
         found.append(f"{key}.{next(iter(value))}")
     elif isinstance(value, dict):
@@ -181,7 +181,7 @@ def _walk_search_spaces(file: Path, key: str, value: Any, found: list[str]) -> N
 
 def sample_value(value: Any) -> Any:
     """One concrete value of a possibly nested search space (the first grid/choice value, the low bound)."""
-    if _is_search_space(value):
+    if is_search_space(value):
         return next(iter(value.values()))[0]
     if isinstance(value, dict):
         return {key: sample_value(sub) for key, sub in value.items()}
@@ -303,7 +303,7 @@ def _check_scheduler(file: Path, spec: ExperimentSpec, config_spaces: list[str])
             elif isinstance(space, list):
                 if not space:
                     raise SpecError(file, where, "empty list of values", "give at least one value")
-            elif _is_search_space(space) and next(iter(space)) != "grid_search":
+            elif is_search_space(space) and next(iter(space)) != "grid_search":
                 _check_search_space(file, where, space)
             else:
                 raise SpecError(file, where, f"not a mutation space: {space!r}",

@@ -1,0 +1,64 @@
+"""Reports from hand-written Tune result files: no Ray needed."""
+
+import json
+
+import pytest
+
+from behaviorlab.platform.cli import main
+from behaviorlab.platform.report import compare, load_experiment, report
+
+
+def _trial(exp, name, seed, returns, lr=0.1, torn=False):
+    trial = exp / name
+    trial.mkdir(parents=True)
+    (trial / "params.json").write_text(json.dumps({"seed": seed, "lr": lr}))
+    lines = [json.dumps({"training_iteration": i + 1, "num_env_steps_sampled_lifetime": 1000 * (i + 1),
+                         "time_total_s": 2.0 * (i + 1), "env_runners": {"episode_return_mean": r}})
+             for i, r in enumerate(returns)]
+    text = "\n".join(lines) + "\n"
+    if torn:
+        text += '{"training_iteration": 9, "num_env'  # a run killed mid-write
+    (trial / "result.json").write_text(text)
+
+
+def test_threshold_steps_and_seed_grouping(tmp_path):
+    exp = tmp_path / "exp"
+    _trial(exp, "trial_0", 0, [10, 50, 120, 200])
+    _trial(exp, "trial_1", 1, [20, 110, 150, 180], torn=True)
+    _trial(exp, "trial_2", 2, [5, 6, 7, 8])
+    experiment = load_experiment(exp)
+    assert list(experiment.groups()) == ["exp"]  # seeds alone do not split groups
+    paths = report(exp, threshold=100)
+    assert paths[0].name == "curves.png" and paths[0].stat().st_size > 10_000
+    summary = (exp / "report" / "summary.csv").read_text().splitlines()
+    header, row = summary[0].split(","), summary[1].split(",")
+    values = dict(zip(header, row))
+    assert values["reached 100"] == "2/3"
+    assert float(values["env_steps_to_threshold"]) == pytest.approx((3000 + 2000) / 2)
+    assert float(values["wall_s_to_threshold"]) == pytest.approx((6 + 4) / 2)
+    assert float(values["final env_runners/episode_return_mean"]) == pytest.approx((200 + 180 + 8) / 3, rel=1e-3)
+
+
+def test_resumed_iterations_replace_earlier_rows(tmp_path):
+    exp = tmp_path / "exp"
+    _trial(exp, "trial_0", 0, [1, 2, 3])
+    with (exp / "trial_0" / "result.json").open("a") as file:  # iteration 3 re-run after a resume
+        file.write(json.dumps({"training_iteration": 3, "num_env_steps_sampled_lifetime": 3000,
+                               "env_runners": {"episode_return_mean": 30}}) + "\n")
+    (trial,) = load_experiment(exp).trials
+    assert [row["env_runners/episode_return_mean"] for row in trial.rows] == [1, 2, 30]
+
+
+def test_compare_groups_by_varying_params(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    _trial(a, "t0", 0, [1, 2], lr=0.1)
+    _trial(a, "t1", 0, [3, 4], lr=0.01)
+    _trial(b, "t0", 0, [5, 6])
+    compare([a, b], tmp_path / "out")
+    table = (tmp_path / "out" / "compare.md").read_text()
+    assert "lr=0.1" in table and "lr=0.01" in table and "| b |" in table
+
+
+def test_report_on_a_directory_without_results_fails_clearly(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    assert "no trial results" in capsys.readouterr().err
