@@ -138,7 +138,7 @@ def _mean_curve(trials: list[Trial], key: str) -> tuple[list[float], list[float]
     return grid, list(values.mean(axis=0)), list(values.std(axis=0))
 
 
-def _plot(curves: list[tuple[str, list[Trial]]], key: str, label: str, title: str, out: Path) -> None:
+def _plot(curves: list[tuple[str, list[Trial]]], key: str, ylabel: str, title: str, out: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -154,7 +154,7 @@ def _plot(curves: list[tuple[str, list[Trial]]], key: str, label: str, title: st
             ax.fill_between(grid, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
                             color=line.get_color(), alpha=0.2)
     ax.set_xlabel("env steps")
-    ax.set_ylabel(label.replace("_", " "))
+    ax.set_ylabel(ylabel.replace("_", " "))
     ax.set_title(title)
     ax.grid(alpha=0.3)
     if ax.lines:
@@ -246,6 +246,7 @@ def compare(paths: list[str | Path], out_dir: str | Path, metric: str = "episode
     curves = [(f"{e.name}: {label}" if len(e.groups()) > 1 else e.name, trials)
               for e in experiments for label, trials in e.groups().items()]
     png = out / "compare.png"
-    _plot(curves, key, metric, "comparison", png)
+    envs = {e.spec.get("env") for e in experiments}
+    _plot(curves, key, metric, f"comparison on {envs.pop()}" if len(envs) == 1 else "comparison", png)
     rows = [row for e in experiments for row in _summary_rows(e, key, threshold)]
     return [png, *_write_tables(rows, out, "compare")]
