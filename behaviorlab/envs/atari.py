@@ -64,6 +64,11 @@ def _stack_axis_last(obs: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(moved.reshape(*moved.shape[:2], -1))
 
 
+def _stack_axis_last_scaled(obs: np.ndarray) -> np.ndarray:
+    # RLlib's built-in CNN encoders take float input; 1/255 keeps pixels in [0, 1].
+    return _stack_axis_last(obs).astype(np.float32) / 255.0
+
+
 def make_atari(
     env_id: str,
     *,
@@ -76,6 +81,7 @@ def make_atari(
     sticky_actions: float = 0.25,
     episodic_life: bool = False,
     clip_rewards: bool = False,
+    scale_obs: bool = True,
     full_action_space: bool = False,
     max_episode_frames: int = 108_000,
     render_mode: str | None = None,
@@ -89,7 +95,9 @@ def make_atari(
     the last two, resize to ``screen_size``, optional grayscale, uint8 kept unscaled) ->
     optional reward sign -> ``FrameStackObservation(frame_stack)`` -> stack axis moved last.
 
-    Observation layout (uint8, values 0-255, channels last as RLlib's Atari CNN expects):
+    Observation layout (channels last, as RLlib's CNN encoders expect): float32 in [0, 1] with
+    ``scale_obs=True`` (the default, what RLlib's built-in models take); uint8 0-255 with
+    ``scale_obs=False`` (4x smaller in replay buffers; the model must scale it, as ACER's does):
 
     * grayscale: ``(screen_size, screen_size, frame_stack)``, oldest frame at channel 0;
     * RGB: ``(screen_size, screen_size, 3 * frame_stack)``, frame-major, i.e. channel
@@ -151,5 +159,7 @@ def make_atari(
         env = TransformReward(env, _reward_sign)
     env = FrameStackObservation(env, frame_stack)
     channels = frame_stack * (1 if grayscale else 3)
-    stacked_space = Box(0, 255, (screen_size, screen_size, channels), np.uint8)
-    return TransformObservation(env, _stack_axis_last, stacked_space)
+    shape = (screen_size, screen_size, channels)
+    if scale_obs:
+        return TransformObservation(env, _stack_axis_last_scaled, Box(0.0, 1.0, shape, np.float32))
+    return TransformObservation(env, _stack_axis_last, Box(0, 255, shape, np.uint8))

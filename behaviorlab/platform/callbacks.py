@@ -74,7 +74,7 @@ class ProgressPrinter(tune.Callback):
         rate = delta / max(flat.get("time_this_iter_s", 0.0), 1e-9)
         ret = flat.get("env_runners/episode_return_mean", math.nan)
         parts = [trial_label(trial), f"iter {flat.get('training_iteration', 0):>4}",
-                 f"env steps {int(steps):>9,}", f"return {ret:8.2f}", f"{rate:7,.0f} steps/s"]
+                 f"env steps {int(steps):>9,}", f"return {ret:8.2f}" if math.isfinite(ret) else "return        —", f"{rate:7,.0f} steps/s"]
         if self.metric_key not in ("env_runners/episode_return_mean", "training_iteration"):
             value = flat.get(self.metric_key)
             if isinstance(value, (int, float)):

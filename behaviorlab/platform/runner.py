@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from behaviorlab.platform.registry import algorithm_class, algorithm_config_class, apply_config
-from behaviorlab.platform.results import flatten
+from behaviorlab.platform.report import Trial, read_results
 from behaviorlab.platform.spec import ExperimentSpec, is_search_space, result_key, sample_value
 
 DEFAULT_RESULTS_DIR = Path(os.environ.get("BEHAVIORLAB_RESULTS", "~/behaviorlab_results")).expanduser()
@@ -270,6 +270,8 @@ def run_experiment(spec_path: Path, spec: ExperimentSpec, *, address: str | None
     print(f"behaviorlab: {spec.algorithm} on {spec.env} → {exp_dir}", flush=True)
     _ray_init(address, spec, verbose)
     register_with_tune(spec.env)
+    if not (address or os.environ.get("RAY_ADDRESS")):  # an attached cluster may autoscale
+        check_trial_fits(spec)
     record_run(exp_dir, spec_path, spec, resumed=resume)
     if resume:
         tuner = tune.Tuner.restore(str(exp_dir), trainable=algorithm_class(spec.algorithm),
@@ -288,13 +290,30 @@ def run_experiment(spec_path: Path, spec: ExperimentSpec, *, address: str | None
     return RunOutcome(exp_dir, len(results), len(results.errors))
 
 
+def check_trial_fits(spec: ExperimentSpec) -> None:
+    """On a fixed-size cluster, a trial needing more CPUs/GPUs than exist would wait forever."""
+    import ray
+
+    config = build_algorithm_config(spec)
+    config.debugging(seed=spec.seeds[0])
+    needed = algorithm_class(spec.algorithm).default_resource_request(config).required_resources
+    available = ray.cluster_resources()
+    for resource in ("CPU", "GPU"):
+        if needed.get(resource, 0) > available.get(resource, 0):
+            raise RunError(
+                f"one trial needs {needed[resource]:g} {resource}s (1 for the algorithm plus its env runners and "
+                f"learners) but this Ray cluster has {available.get(resource, 0):g}; lower resources.num_env_runners / "
+                f"num_learners / num_gpus_per_learner in the spec, or run on a bigger cluster with --address")
+
+
 def _print_summary(spec: ExperimentSpec, exp_dir: Path, results) -> None:
     metric = result_key(spec.tune.metric)
     print(f"\nresults: {exp_dir}")
     best, best_value = None, None
     for result in results:
-        value = flatten(result.metrics or {}).get(metric)
-        if value is None or value != value:
+        # The last finite value: an iteration in which no episode ended reports a NaN return.
+        value = Trial(Path(result.path).name, {}, read_results(Path(result.path))).final(metric)
+        if value is None:
             continue
         if best_value is None or (value > best_value if spec.tune.mode == "max" else value < best_value):
             best, best_value = result, value

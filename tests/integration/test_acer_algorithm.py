@@ -50,6 +50,20 @@ def test_discrete_acer_updates_average_network_and_replays(local_ray):
         algo.stop()
 
 
+def test_several_env_runners_feed_one_learner(local_ray):
+    config = (ACERConfig().environment("CartPole-v1").env_runners(num_env_runners=2, num_envs_per_env_runner=2)
+              .training(replay_ratio=1, replay_start=100).reporting(min_sample_timesteps_per_iteration=400)
+              .rl_module(model_config={"fcnet_hiddens": [16]}).debugging(seed=0))
+    algo = config.build_algo()
+    try:
+        result = algo.train()
+        # Each training step samples 2 runners × 2 envs × 20-step segments = 80 env steps.
+        assert result["env_runners"]["num_env_steps_sampled_lifetime"] >= 400
+        assert result["learners"]["default_policy"]["avg_policy_param_distance"] > 0
+    finally:
+        algo.stop()
+
+
 def test_checkpoint_keeps_the_replay_buffer(local_ray, tmp_path):
     config = (ACERConfig().environment("CartPole-v1").env_runners(num_env_runners=0)
               .training(replay_ratio=1, replay_start=50).reporting(min_sample_timesteps_per_iteration=200)

@@ -43,6 +43,8 @@ def test_smoke_run_records_everything_and_reports(run_cli, tmp_path):
     assert trial.name == "trial_00000_seed=0"
     assert len(_rows(trial)) == 2
     assert list(trial.glob("checkpoint_*")), "checkpoint at end"
+    assert list(trial.glob("wandb/offline-run-*/run-*.wandb")), "wandb logs offline by default, per trial"
+    assert "wandb sync" in proc.stdout
     run_info = json.loads((exp_dir / "behaviorlab" / "run.json").read_text())
     assert run_info["versions"]["ray"] == "2.60.0" and run_info["versions"]["torch"]
     assert "commit" in run_info["git"]

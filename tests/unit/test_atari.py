@@ -57,16 +57,26 @@ def test_game_name(env_id, game):
 
 # --- preprocessing -------------------------------------------------------------------------
 
-def _check_obs(env, obs, shape):
+def _check_obs(env, obs, shape, dtype=np.uint8):
     assert obs.shape == shape
-    assert obs.dtype == np.uint8
+    assert obs.dtype == dtype
     assert env.observation_space.shape == shape
-    assert env.observation_space.dtype == np.uint8
+    assert env.observation_space.dtype == dtype
     assert env.observation_space.contains(obs)
 
 
-def test_default_preprocessing_gives_84x84x4_uint8_channels_last():
+def test_default_preprocessing_gives_84x84x4_float_in_unit_range():
     env = make_atari("ALE/Pong-v5")
+    try:
+        obs, _ = env.reset(seed=0)
+        _check_obs(env, obs, (84, 84, 4), np.float32)
+        assert 0.0 <= obs.min() and obs.max() <= 1.0 and obs.max() > 0.0
+    finally:
+        env.close()
+
+
+def test_unscaled_preprocessing_gives_84x84x4_uint8_channels_last():
+    env = make_atari("ALE/Pong-v5", scale_obs=False)
     try:
         obs, _ = env.reset(seed=0)
         _check_obs(env, obs, (84, 84, 4))
@@ -81,7 +91,7 @@ def test_default_preprocessing_gives_84x84x4_uint8_channels_last():
 
 def test_stack_axis_is_last_and_oldest_frame_first():
     # After reset the stack holds copies of the first frame; each step shifts the newest in at the end.
-    env = make_atari("ALE/Breakout-v5", noop_max=0, frame_stack=3)
+    env = make_atari("ALE/Breakout-v5", noop_max=0, frame_stack=3, scale_obs=False)
     try:
         obs0, _ = env.reset(seed=0)
         assert all(np.array_equal(obs0[..., i], obs0[..., 0]) for i in range(3))
@@ -97,7 +107,7 @@ def test_stack_axis_is_last_and_oldest_frame_first():
 
 
 def test_rgb_variant_stacks_colour_channels():
-    env = make_atari("ALE/Pong-v5", grayscale=False, frame_stack=4)
+    env = make_atari("ALE/Pong-v5", grayscale=False, frame_stack=4, scale_obs=False)
     try:
         obs, _ = env.reset(seed=0)
         _check_obs(env, obs, (84, 84, 12))
@@ -108,7 +118,7 @@ def test_rgb_variant_stacks_colour_channels():
 
 
 def test_screen_size_and_frame_stack_are_honoured():
-    env = make_atari("ALE/Pong-v5", screen_size=42, frame_stack=2)
+    env = make_atari("ALE/Pong-v5", screen_size=42, frame_stack=2, scale_obs=False)
     try:
         obs, _ = env.reset(seed=0)
         _check_obs(env, obs, (42, 42, 2))

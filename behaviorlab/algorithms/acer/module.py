@@ -54,14 +54,19 @@ class ACERTorchRLModule(TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI):
         mean = self.pi(latent)
         return torch.cat([mean, self.log_std.expand_as(mean)], dim=-1)
 
+    @staticmethod
+    def _as_float(obs: torch.Tensor) -> torch.Tensor:
+        """uint8 frames (kept compact in the replay buffer) → floats in [0, 1] for the CNN."""
+        return obs.float() / 255.0 if obs.dtype == torch.uint8 else obs
+
     def _forward(self, batch: dict[str, Any], **kwargs) -> dict[str, Any]:
-        latent = self.encoder({Columns.OBS: batch[Columns.OBS]})[ENCODER_OUT]
+        latent = self.encoder({Columns.OBS: self._as_float(batch[Columns.OBS])})[ENCODER_OUT]
         return {Columns.ACTION_DIST_INPUTS: self._dist_inputs(latent)}
 
     # --- learning ---------------------------------------------------------------------------
     def _forward_train(self, batch: dict[str, Any], **kwargs) -> dict[str, Any]:
         """Evaluate segments: observations [B, T+1, ...] (the last one bootstraps), actions [B, T]."""
-        obs = batch[Columns.OBS]
+        obs = self._as_float(batch[Columns.OBS])
         segments, steps = obs.shape[:2]
         flat_obs = obs.reshape(segments * steps, *obs.shape[2:])
         latent = self.encoder({Columns.OBS: flat_obs})[ENCODER_OUT]
@@ -123,7 +128,7 @@ class ACERTorchRLModule(TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI):
         return pairs
 
     def forward_target(self, batch: dict[str, Any]) -> dict[str, Any]:
-        latent = self.target_encoder({Columns.OBS: batch[Columns.OBS]})[ENCODER_OUT]
+        latent = self.target_encoder({Columns.OBS: self._as_float(batch[Columns.OBS])})[ENCODER_OUT]
         return {Columns.ACTION_DIST_INPUTS: self._avg_dist_inputs(latent)}
 
     def get_non_inference_attributes(self) -> list[str]:
