@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ACER-continuous vs RLlib SAC on Pendulum-v1 (return at 20k env steps, wall time), and Atari Pong
-# env steps/s of ACER vs RLlib APPO with the same runners (raw ALE rate: benchmarks/platform.py).
+# env steps/s of ACER vs RLlib APPO with the same runners (raw ALE rate: benchmarks/overhead.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 results="${RESULTS:-benchmarks/results}"

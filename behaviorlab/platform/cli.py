@@ -140,6 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "run":
+        from behaviorlab.platform.runner import prepare_cluster_auth
+
+        prepare_cluster_auth(args.address)  # before the first `import ray`
     from behaviorlab.platform.logs import quiet_worker
 
     quiet_worker()  # the driver too: progress lines, not library notices

@@ -215,6 +215,15 @@ def experiment_dir(results_dir: Path, name: str, resume: bool) -> Path:
     return results_dir / f"{name}-{int(last or 1) + 1}"
 
 
+def prepare_cluster_auth(address: str | None) -> None:
+    """Ray 2.60 clusters require token authentication, and a client must opt in through
+    RAY_AUTH_MODE before Ray is first imported; call this before anything imports ray."""
+    address = address or os.environ.get("RAY_ADDRESS")
+    token = Path("~/.ray/auth_token").expanduser()
+    if address and address != "local" and (token.exists() or os.environ.get("RAY_AUTH_TOKEN")):
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
+
+
 def _ray_init(address: str | None, spec: ExperimentSpec, verbose: bool) -> None:
     # RLlib reports no episode return until an episode has ended; that is not an error.
     os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
@@ -231,10 +240,6 @@ def _ray_init(address: str | None, spec: ExperimentSpec, verbose: bool) -> None:
     runtime_env = {"env_vars": env_vars, "worker_process_setup_hook": "behaviorlab.platform.logs.quiet_worker"}
     address = address or os.environ.get("RAY_ADDRESS")
     if address:
-        token = Path("~/.ray/auth_token").expanduser()
-        if address != "local" and (token.exists() or os.environ.get("RAY_AUTH_TOKEN")):
-            # Ray 2.60 clusters require token authentication; a client must opt in explicitly.
-            os.environ.setdefault("RAY_AUTH_MODE", "token")
         try:
             ray.init(address=address, runtime_env=runtime_env, log_to_driver=verbose,
                      logging_level=logging.INFO if verbose else logging.ERROR)

@@ -5,7 +5,7 @@
 2. Sampling throughput of one RLlib EnvRunner (policy inference + connectors, behaviorlab's env
    creators) against the raw env step rate with random actions, for CartPole and Pong.
 
-Usage: python benchmarks/platform.py [--repeats 3] > table.md
+Usage: python benchmarks/overhead.py [--repeats 3] > table.md
 """
 
 from __future__ import annotations
@@ -77,14 +77,14 @@ def raw_rate(env_id: str, env_config: dict, steps: int) -> float:
     return steps / (time.perf_counter() - start)
 
 
-def runner_rate(env_id: str, env_config: dict, steps: int, model_config: dict) -> float:
+def runner_rate(env_id: str, env_config: dict, steps: int, model_config: dict, num_envs: int) -> float:
     from ray.rllib.algorithms.ppo import PPOConfig
     from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
 
     from behaviorlab.envs import register_with_tune
 
     register_with_tune(env_id)
-    config = (PPOConfig().environment(env_id, env_config=env_config).env_runners(num_envs_per_env_runner=1)
+    config = (PPOConfig().environment(env_id, env_config=env_config).env_runners(num_envs_per_env_runner=num_envs)
               .rl_module(model_config=model_config))
     runner = SingleAgentEnvRunner(config=config)
     runner.sample(num_timesteps=200)  # warm-up: module build, first forward passes
@@ -104,12 +104,15 @@ def main() -> None:
         print(f"| {name} | {sum(times) / len(times):.1f} | {', '.join(f'{t:.1f}' for t in times)} |")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     atari_cnn = {"conv_filters": [[32, 8, 4], [64, 4, 2], [64, 3, 1]], "conv_activation": "relu"}
-    cases = [("CartPole-v1", {}, 20_000, {}), ("ALE/Pong-v5", {"clip_rewards": True}, 4_000, atari_cnn)]
-    print("\n| env | raw env steps/s (random actions) | one EnvRunner steps/s (PPO policy) | ratio |\n|---|---|---|---|")
-    for env_id, env_config, steps, model_config in cases:
+    cases = [("CartPole-v1", {}, 20_000, {}, 1), ("CartPole-v1", {}, 20_000, {}, 8),
+             ("ALE/Pong-v5", {"clip_rewards": True}, 4_000, atari_cnn, 1),
+             ("ALE/Pong-v5", {"clip_rewards": True}, 4_000, atari_cnn, 8)]
+    print("\n| env | envs per runner | raw env steps/s (random actions, 1 env) | one EnvRunner steps/s (PPO policy) "
+          "| ratio |\n|---|---|---|---|---|")
+    for env_id, env_config, steps, model_config, num_envs in cases:
         raw = raw_rate(env_id, env_config, steps)
-        sampled = runner_rate(env_id, env_config, steps, model_config)
-        print(f"| {env_id} | {raw:,.0f} | {sampled:,.0f} | {sampled / raw:.2f} |")
+        sampled = runner_rate(env_id, env_config, steps, model_config, num_envs)
+        print(f"| {env_id} | {num_envs} | {raw:,.0f} | {sampled:,.0f} | {sampled / raw:.2f} |")
 
 
 if __name__ == "__main__":
