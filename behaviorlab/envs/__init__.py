@@ -70,10 +70,16 @@ def _load_entry_point(env_id: str) -> Callable[..., gym.Env]:
 
 
 def _accepted_kwargs(func: Callable) -> frozenset[str] | None:
-    params = inspect.signature(func).parameters.values()
-    if any(p.kind is p.VAR_KEYWORD for p in params):
-        return None
-    return frozenset(p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self")
+    """Keyword arguments `func` accepts; None when it takes arbitrary ones. For a class whose
+    __init__ forwards **kwargs to its base (as gymnasium's MuJoCo envs do), the bases' count too."""
+    targets = [klass.__init__ for klass in func.__mro__ if "__init__" in vars(klass)] if inspect.isclass(func) else [func]
+    names: set[str] = set()
+    for target in targets:
+        params = inspect.signature(target).parameters.values()
+        names |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"}
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            return frozenset(names)
+    return None
 
 
 def env_info(env_id: str) -> EnvInfo:
