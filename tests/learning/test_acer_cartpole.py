@@ -1,7 +1,8 @@
 """CI learning test: the shipped ACER CartPole spec learns within a small budget.
 
-Env CartPole-v1, budget 25k env steps, seed 0, threshold: mean return (100-episode window) ≥ 150.
-Measured: seed 0 passes 340 at ~13k steps and ~490 at ~34k (docs/benchmarks.md); random play is ~22.
+Env CartPole-v1, budget 25k env steps, seed 0, threshold: best mean return (100-episode window) ≥ 300.
+Measured (docs/benchmarks.md): seeds 0–2 pass 150 by ~6k env steps, 300 by 11–17k and 475 at ~30k;
+random play is ~22.
 """
 
 import subprocess
@@ -16,7 +17,7 @@ from tests.integration.conftest import REPO, cli_env
 pytestmark = pytest.mark.learning
 
 BUDGET_ENV_STEPS = 25_000
-THRESHOLD = 150.0
+THRESHOLD = 300.0
 
 
 def test_acer_learns_cartpole(tmp_path):
