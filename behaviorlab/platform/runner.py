@@ -299,8 +299,9 @@ def check_trial_fits(spec: ExperimentSpec) -> None:
     """On a fixed-size cluster, a trial needing more CPUs/GPUs than exist would wait forever."""
     import ray
 
-    config = build_algorithm_config(spec)
-    config.debugging(seed=spec.seeds[0])
+    sample = spec.model_copy(deep=True)  # one concrete trial: RLlib cannot validate search spaces
+    sample.config, sample.seeds = sample_value(spec.config), spec.seeds[:1]
+    config = build_algorithm_config(sample)
     needed = algorithm_class(spec.algorithm).default_resource_request(config).required_resources
     available = ray.cluster_resources()
     for resource in ("CPU", "GPU"):

@@ -97,3 +97,16 @@ def test_continuous_acer_trains_on_pendulum(local_ray):
         assert learner["avg_policy_param_distance"] > 0
     finally:
         algo.stop()
+
+
+def test_trial_size_check_handles_search_spaces_and_refuses_oversized_trials(local_ray, tmp_path):
+    from behaviorlab.platform.runner import RunError, check_trial_fits
+    from behaviorlab.platform.spec import load_spec
+
+    spec_file = tmp_path / "grid.yaml"
+    spec_file.write_text("algorithm: ACER\nenv: CartPole-v1\nstop: {iterations: 1}\nseeds: [0, 1]\n"
+                         "config: {lr: {grid_search: [1.0e-3, 3.0e-4]}, initial_log_std: {choice: [0.0, -1.0]}}\n")
+    check_trial_fits(load_spec(spec_file))  # 2 CPUs: the algorithm and one env runner
+    spec_file.write_text("algorithm: ACER\nenv: CartPole-v1\nstop: {iterations: 1}\nresources: {num_env_runners: 2}\n")
+    with pytest.raises(RunError, match="needs 3 CPUs"):
+        check_trial_fits(load_spec(spec_file))
