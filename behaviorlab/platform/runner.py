@@ -238,7 +238,6 @@ def _ray_init(address: str | None, spec: ExperimentSpec, verbose: bool) -> None:
         env_vars["WANDB_API_KEY"] = os.environ["WANDB_API_KEY"]
     os.environ.update({k: v for k, v in env_vars.items() if k != "WANDB_API_KEY"})
     runtime_env = {"env_vars": env_vars, "worker_process_setup_hook": "behaviorlab.platform.logs.quiet_worker"}
-    address = address or os.environ.get("RAY_ADDRESS")
     if address:
         try:
             ray.init(address=address, runtime_env=runtime_env, log_to_driver=verbose,
@@ -265,6 +264,7 @@ def run_experiment(spec_path: Path, spec: ExperimentSpec, *, address: str | None
 
     from behaviorlab.envs import register_with_tune
 
+    address = address or os.environ.get("RAY_ADDRESS")  # `ray job submit` sets RAY_ADDRESS
     if smoke:
         spec = smoke_spec(spec)
     results_dir = (results_dir or DEFAULT_RESULTS_DIR).expanduser().resolve()
@@ -275,7 +275,7 @@ def run_experiment(spec_path: Path, spec: ExperimentSpec, *, address: str | None
     print(f"behaviorlab: {spec.algorithm} on {spec.env} → {exp_dir}", flush=True)
     _ray_init(address, spec, verbose)
     register_with_tune(spec.env)
-    if not (address or os.environ.get("RAY_ADDRESS")):  # an attached cluster may autoscale
+    if not address:  # an attached cluster may autoscale
         check_trial_fits(spec)
     record_run(exp_dir, spec_path, spec, resumed=resume)
     if resume:
