@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# ACER vs RLlib PPO vs RLlib DQN on CartPole-v1, plus ACER's replay-ratio ablation (0, 1, 4).
+# ACER vs RLlib PPO vs RLlib DQN on CartPole-v1, plus ACER's replay-ratio ablation (0, 1, 4, 8).
 # 3 seeds each, run one after another on the same machine; ~30 min on 2 cores.
-# Output: curves and tables under docs/benchmarks/acer_{cartpole,replay_ratio}/ (see docs/benchmarks.md).
+# SWEEP=1 first reruns the search that chose ACER's lr and replay ratio (24 trials, ~7 min).
+# Output: curves and tables under docs/benchmarks/acer_{cartpole,replay_ratio,sweep}/ (see docs/benchmarks.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-results="${RESULTS:-benchmarks/results}"
-for spec in cartpole-acer-rr4 cartpole-ppo cartpole-acer-rr0 cartpole-acer-rr1 cartpole-dqn; do
+results="${RESULTS:-benchmarks/results/$(date +%Y%m%d-%H%M%S)}"
+specs="cartpole-acer cartpole-ppo cartpole-acer-replay cartpole-dqn"
+if [[ "${SWEEP:-0}" == 1 ]]; then specs="cartpole-acer-sweep $specs"; fi
+for spec in $specs; do
   behaviorlab run "benchmarks/specs/$spec.yaml" --results-dir "$results" --name "$spec"
 done
-behaviorlab compare "$results"/cartpole-{acer-rr4,ppo,dqn} --threshold 475 --out docs/benchmarks/acer_cartpole
-behaviorlab compare "$results"/cartpole-acer-rr{0,1,4} --threshold 300 --out docs/benchmarks/acer_replay_ratio
+if [[ "${SWEEP:-0}" == 1 ]]; then
+  behaviorlab report "$results/cartpole-acer-sweep" --threshold 475
+fi
+behaviorlab compare "$results"/cartpole-{acer,ppo,dqn} --threshold 475 --out docs/benchmarks/acer_cartpole
+behaviorlab compare "$results"/cartpole-acer-replay --threshold 475 --out docs/benchmarks/acer_replay_ratio

@@ -38,8 +38,11 @@ def stop_on_non_finite(*, algorithm, metrics_logger=None, result: dict, **kwargs
 
 
 def trial_label(trial) -> str:
-    """Short trial name: its index plus the parameters that vary between trials."""
-    params = " ".join(f"{key.split('/')[-1]}={_short(value)}" for key, value in sorted(trial.evaluated_params.items()))
+    """Short trial name: its index plus the parameters that vary between trials, at their current
+    values (PBT changes them when a trial exploits another)."""
+    current = flatten(trial.config)
+    params = " ".join(f"{key.split('/')[-1]}={_short(current.get(key, value))}"
+                      for key, value in sorted(trial.evaluated_params.items()))
     index = trial.trial_id.rsplit("_", 1)[-1]
     return f"#{index}" + (f" {params}" if params else "")
 

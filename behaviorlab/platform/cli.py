@@ -1,4 +1,4 @@
-"""`behaviorlab` command line: run, validate, envs, algorithms, report, compare."""
+"""`behaviorlab` command line: run, validate, envs, algorithms, report, compare, local-cluster."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def _run(args) -> int:
 
     try:
         outcome = run_experiment(Path(args.file), spec, address=args.address, smoke=args.smoke, resume=args.resume,
-                                 results_dir=Path(args.results_dir) if args.results_dir else None, verbose=args.verbose)
+                                 results_dir=args.results_dir, verbose=args.verbose)
     except RunError as error:
         return _fail(str(error))
     except KeyboardInterrupt:
@@ -76,13 +76,18 @@ def _algorithms(args) -> int:
 
 
 def _report(args) -> int:
-    from behaviorlab.platform.report import ReportError, report
+    from behaviorlab.platform.report import ReportError, best_group, load_experiment, report
+    from behaviorlab.platform.spec import result_key
 
     try:
         paths = report(args.dir, metric=args.metric, threshold=args.threshold)
     except ReportError as error:
         return _fail(str(error))
     print("\n".join(str(p) for p in paths))
+    experiment = load_experiment(args.dir)
+    best = best_group(experiment, result_key(args.metric), args.threshold)
+    if best and len(experiment.trials) > 1:
+        print(f"best configuration: {best[0]} ({best[1]})")
     return 0
 
 
@@ -97,6 +102,25 @@ def _compare(args) -> int:
     return 0
 
 
+def _local_cluster(args) -> int:
+    from behaviorlab.platform.local_cluster import run_spec_on_local_cluster
+    from behaviorlab.platform.spec import SpecError, load_spec
+
+    try:
+        load_spec(args.file)  # fail on a bad spec before starting any node
+    except SpecError as error:
+        return _fail(str(error))
+    results_dir = args.results_dir
+    if results_dir and "://" not in results_dir:
+        results_dir = str(Path(results_dir).resolve())  # the job runs in another working dir
+    run_args = (["--smoke"] if args.smoke else []) + (["--results-dir", results_dir] if results_dir else [])
+    try:
+        return run_spec_on_local_cluster(Path(args.file), num_nodes=args.nodes, cpus_per_node=args.cpus_per_node,
+                                         run_args=run_args, timeout_s=args.timeout)
+    except RuntimeError as error:
+        return _fail(str(error))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="behaviorlab", description="Sample-efficient RL experiments on Ray RLlib + Tune.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -106,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--address", help="attach to a running Ray cluster (e.g. auto, 10.0.0.1:6379)")
     run.add_argument("--smoke", action="store_true", help=f"one trial, a couple of iterations: a quick real check")
     run.add_argument("--resume", action="store_true", help="continue the newest run of this spec from its checkpoints")
-    run.add_argument("--results-dir", help="where experiment directories go (default ~/behaviorlab_results or $BEHAVIORLAB_RESULTS)")
+    run.add_argument("--results-dir", help="where experiment directories go: a path or an s3:// / gs:// URI "
+                                          "(default ~/behaviorlab_results or $BEHAVIORLAB_RESULTS)")
     run.add_argument("--name", help="experiment name (default: the spec's name, else the file name)")
     run.add_argument("--verbose", action="store_true", help="show Ray worker logs")
     run.set_defaults(func=_run)
@@ -134,6 +159,16 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--metric", default="episode_return_mean")
     compare.add_argument("--threshold", type=float, help="also tabulate env steps and wall time to reach this metric value")
     compare.set_defaults(func=_compare)
+
+    local = sub.add_parser("local-cluster", help="start a multi-node Ray cluster on this machine, submit a spec "
+                                                 "to it with `ray job submit`, show where actors ran, stop it")
+    local.add_argument("file", help="experiment YAML inside this repository")
+    local.add_argument("--nodes", type=int, default=2)
+    local.add_argument("--cpus-per-node", type=int, default=1)
+    local.add_argument("--smoke", action="store_true", help="pass --smoke to the run")
+    local.add_argument("--results-dir", help="where the job writes results (default as for `run`)")
+    local.add_argument("--timeout", type=float, default=1800, help="seconds before the job is abandoned")
+    local.set_defaults(func=_local_cluster)
     return parser
 
 

@@ -92,36 +92,54 @@ def _number(value) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def read_results(trial_dir: Path) -> list[dict]:
+def read_results(trial_dir: Path, config_keys: tuple[str, ...] = ()) -> list[dict]:
     """One flat row per iteration from Tune's result.json (progress.csv drops metrics that first
     appear after iteration 1, such as the return of an off-policy learner still warming up).
-    An iteration re-run after a resume replaces the earlier row."""
-    rows = {}
+    An iteration re-run after a resume replaces the earlier row. `config_keys` (e.g. the
+    hyperparameters PBT mutates) are kept as `config/<key>` with their value at that iteration."""
     with (trial_dir / "result.json").open() as file:
-        for line in file:
-            try:
-                result = json.loads(line)
-            except json.JSONDecodeError:  # a line torn by a killed run
-                continue
-            result.pop("config", None)
-            rows[int(result.get("training_iteration") or 0)] = flatten(result)
+        return parse_result_lines(file, config_keys)
+
+
+def parse_result_lines(lines, config_keys: tuple[str, ...] = ()) -> list[dict]:
+    """`read_results` on the lines of a result.json from any filesystem."""
+    rows = {}
+    for line in lines:
+        try:
+            result = json.loads(line)
+        except json.JSONDecodeError:  # a line torn by a killed run
+            continue
+        config = flatten(result.pop("config", None) or {})
+        row = flatten(result)
+        row.update({f"config/{key}": config[key] for key in config_keys if key in config})
+        rows[int(result.get("training_iteration") or 0)] = row
     return [rows[i] for i in sorted(rows)]
 
 
+def mutated_keys(spec: dict) -> tuple[str, ...]:
+    """Hyperparameters a PBT / PB2 scheduler changes during the run (from the stored spec)."""
+    scheduler = (spec.get("tune") or {}).get("scheduler") or {}
+    mutations = scheduler.get("hyperparam_mutations") or scheduler.get("hyperparam_bounds") or {}
+    return tuple(sorted(mutations))
+
+
 def load_experiment(path: str | Path) -> Experiment:
+    if "://" in str(path):
+        raise ReportError(f"{path}: reports read local directories; copy the experiment first "
+                          "(e.g. `aws s3 sync <uri> ./<name>` or `gsutil -m rsync -r <uri> ./<name>`)")
     path = Path(path).expanduser()
     if not path.is_dir():
         raise ReportError(f"{path}: not a directory; give an experiment directory printed by `behaviorlab run`")
+    spec_file = path / "behaviorlab" / "spec.yaml"
+    spec = (yaml.safe_load(spec_file.read_text()) if spec_file.exists() else None) or {}
     trials = []
     for result_file in sorted(path.glob("*/result.json")):
         params_file = result_file.parent / "params.json"
         params = flatten(json.loads(params_file.read_text())) if params_file.exists() else {}
-        trials.append(Trial(result_file.parent.name, params, read_results(result_file.parent)))
+        trials.append(Trial(result_file.parent.name, params, read_results(result_file.parent, mutated_keys(spec))))
     if not trials:
         raise ReportError(f"{path}: no trial results (*/result.json); give an experiment directory printed by `behaviorlab run`")
-    spec_file = path / "behaviorlab" / "spec.yaml"
-    spec = yaml.safe_load(spec_file.read_text()) if spec_file.exists() else {}
-    return Experiment(path, trials, spec or {})
+    return Experiment(path, trials, spec)
 
 
 def _mean_curve(trials: list[Trial], key: str) -> tuple[list[float], list[float], list[float]]:
@@ -162,6 +180,90 @@ def _plot(curves: list[tuple[str, list[Trial]]], key: str, ylabel: str, title: s
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)
+
+
+def _plot_per_trial(trials: list[Trial], keys: list[tuple[str, str]], title: str, out: Path) -> None:
+    """One panel per (result key, label), one line per trial: sweeps' individual curves and the
+    PBT hyperparameter schedule of every trial."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(keys), 1, figsize=(8, 3.2 * len(keys)), sharex=True, squeeze=False)
+    for ax, (key, label) in zip(axes[:, 0], keys):
+        for trial in trials:
+            xs, ys = trial.series(key)
+            if xs:
+                ax.plot(xs, ys, label=trial.name, linewidth=1.2, drawstyle="steps-post" if key.startswith("config/") else "default")
+        ax.set_ylabel(label.replace("_", " "))
+        if key.startswith("config/") and all(y > 0 for t in trials for y in t.series(key)[1]):
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    axes[-1, 0].set_xlabel("env steps")
+    axes[0, 0].set_title(title)
+    if axes[0, 0].lines and len(trials) <= 12:
+        axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+def _trial_label(tag: str) -> str:
+    """PBT's tag `3_lr=0.001,…` → the trial's directory prefix `trial_00003`."""
+    index = tag.split("_", 1)[0]
+    return f"trial_{int(index):05d}" if index.isdigit() else tag
+
+
+def pbt_lineage(experiment: Experiment) -> list[dict]:
+    """Every PBT exploit (from Tune's pbt_global.txt): which trial copied which, at which
+    iterations, and how the mutated hyperparameters changed."""
+    log = experiment.path / "pbt_global.txt"
+    if not log.exists():
+        return []
+    keys = mutated_keys(experiment.spec)
+    rows = []
+    for line in log.read_text().splitlines():
+        try:
+            target, donor, target_iteration, donor_iteration, donor_config, new_config = json.loads(line)
+        except (json.JSONDecodeError, ValueError):
+            continue
+        old, new = flatten(donor_config or {}), flatten(new_config or {})
+        rows.append({"iteration": target_iteration, "trial": _trial_label(target),
+                     "copied from": f"{_trial_label(donor)} @ iter {donor_iteration}",
+                     **{key: f"{_short(old.get(key))} → {_short(new.get(key))}" for key in keys}})
+    return rows
+
+
+def best_group(experiment: Experiment, key: str, threshold: float | None = None) -> tuple[str, str] | None:
+    """The best configuration and why. With a threshold: most trials reaching it, then fewest env
+    steps; otherwise the best mean final metric (in the spec's tune.mode). Under PBT/PB2 the
+    hyperparameters change during a run, so the best trial is named with its final values."""
+    maximise = (experiment.spec.get("tune") or {}).get("mode", "max") == "max"
+    mutated = mutated_keys(experiment.spec)
+    if mutated:
+        candidates = {t.name + " ended with " + " ".join(f"{k}={_short(t.rows[-1].get(f'config/{k}'))}" for k in mutated): [t]
+                      for t in experiment.trials if t.rows}
+    else:
+        candidates = experiment.groups()
+    scored = []
+    for label, trials in candidates.items():
+        if threshold is not None:
+            steps = [_number(hit.get(STEPS_KEY)) or 0 for hit in (t.first_reaching(key, threshold) for t in trials) if hit]
+            if steps:
+                scored.append(((len(steps) / len(trials), -statistics.mean(steps)), label,
+                               f"{len(steps)}/{len(trials)} trials reached {threshold:g} in "
+                               f"{statistics.mean(steps):,.0f} env steps on average"))
+            continue
+        finals = [f for f in (t.final(key) for t in trials) if f is not None]
+        if finals:
+            value = statistics.mean(finals)
+            scored.append(((value if maximise else -value,), label,
+                           f"final {key.split('/')[-1]} {value:.4g}, mean of {len(finals)} trial(s)"))
+    if not scored:
+        return None
+    _, label, why = max(scored)
+    return label, why
 
 
 def _atari_game(spec: dict) -> str | None:
@@ -232,8 +334,16 @@ def report(path: str | Path, metric: str = "episode_return_mean", threshold: flo
                    "iterations": len(t.rows), "env_steps": _fmt(t.last(STEPS_KEY), ".0f"),
                    "wall_s": _fmt(t.last(TIME_KEY), ".0f"), f"final {key}": _fmt(t.final(key))}
                   for t in experiment.trials]
-    return [png, *_write_tables(_summary_rows(experiment, key, threshold), out_dir, "summary"),
-            *_write_tables(trial_rows, out_dir, "trials")]
+    outputs = [png, *_write_tables(_summary_rows(experiment, key, threshold), out_dir, "summary"),
+               *_write_tables(trial_rows, out_dir, "trials")]
+    mutated = [(f"config/{k}", k) for k in mutated_keys(experiment.spec)]
+    if len(experiment.trials) > 1 or mutated:
+        outputs.append(out_dir / "trials.png")
+        _plot_per_trial(experiment.trials, [(key, metric), *mutated], title, outputs[-1])
+    lineage = pbt_lineage(experiment)
+    if lineage:
+        outputs += _write_tables(lineage, out_dir, "pbt_lineage")
+    return outputs
 
 
 def compare(paths: list[str | Path], out_dir: str | Path, metric: str = "episode_return_mean",

@@ -6,7 +6,6 @@ import copy
 import json
 import logging
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from behaviorlab.platform.registry import algorithm_class, algorithm_config_class, apply_config
-from behaviorlab.platform.report import Trial, read_results
+from behaviorlab.platform.report import Trial, parse_result_lines
 from behaviorlab.platform.spec import ExperimentSpec, is_search_space, result_key, sample_value
 
 DEFAULT_RESULTS_DIR = Path(os.environ.get("BEHAVIORLAB_RESULTS", "~/behaviorlab_results")).expanduser()
@@ -88,6 +87,10 @@ def _scheduler(spec: ExperimentSpec):
     kind = options.pop("type", "fifo")
     module_name, _, attr = SCHEDULERS[kind].partition(":")
     scheduler_class = getattr(importlib.import_module(module_name), attr)
+    if kind in ("pbt", "pb2"):
+        # Tune's default unit is seconds of training; iterations are what a spec author means and
+        # do not depend on how loaded the machine is.
+        options.setdefault("time_attr", "training_iteration")
     if kind == "pbt":
         options["hyperparam_mutations"] = {
             key: to_tune(space) for key, space in options["hyperparam_mutations"].items()}
@@ -140,7 +143,7 @@ def wandb_mode(spec: ExperimentSpec) -> str:
     return mode
 
 
-def build_tuner(spec: ExperimentSpec, storage: Path):
+def build_tuner(spec: ExperimentSpec, storage: str):
     from ray import tune
 
     from behaviorlab.platform.callbacks import ProgressPrinter
@@ -152,7 +155,7 @@ def build_tuner(spec: ExperimentSpec, storage: Path):
         metric=None if spec.tune.scheduler or spec.tune.search else metric,
         mode=None if spec.tune.scheduler or spec.tune.search else spec.tune.mode)
     run_config = tune.RunConfig(
-        name=spec.name, storage_path=str(storage),
+        name=spec.name, storage_path=storage,
         stop={result_key(name): value for name, value in spec.stop.items()},
         checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=spec.checkpoint.every,
                                                 checkpoint_at_end=spec.checkpoint.at_end,
@@ -185,34 +188,79 @@ def _versions() -> dict[str, str | None]:
     return versions
 
 
-def record_run(exp_dir: Path, spec_path: Path, spec: ExperimentSpec, *, resumed: bool) -> None:
+@dataclass
+class ResultsLocation:
+    """Where experiment directories go: a local directory, or a URI (s3://, gs://, …) that every
+    node of a multi-node cluster can write to. All file access goes through pyarrow's filesystem,
+    the one Tune itself uses for storage."""
+
+    uri: str          # as given (local paths made absolute)
+    filesystem: Any   # pyarrow.fs.FileSystem
+    path: str         # the path inside that filesystem
+
+    @classmethod
+    def parse(cls, results_dir: str | Path) -> ResultsLocation:
+        import pyarrow.fs
+
+        text = str(results_dir)
+        if "://" in text:
+            try:
+                filesystem, path = pyarrow.fs.FileSystem.from_uri(text)
+            except (pyarrow.ArrowInvalid, pyarrow.ArrowNotImplementedError, OSError) as error:
+                raise RunError(f"--results-dir {text}: {error}; use a local path or an s3://, gs:// or "
+                               "file:// URI whose credentials are configured") from None
+            return cls(text.rstrip("/"), filesystem, path.rstrip("/"))
+        local = str(Path(text).expanduser().resolve())
+        return cls(local, pyarrow.fs.LocalFileSystem(), local)
+
+    @property
+    def is_remote(self) -> bool:
+        import pyarrow.fs
+
+        return not isinstance(self.filesystem, pyarrow.fs.LocalFileSystem)
+
+    def child(self, name: str) -> str:
+        return f"{self.uri}/{name}"
+
+    def existing_names(self) -> set[str]:
+        import pyarrow.fs
+
+        selector = pyarrow.fs.FileSelector(self.path, allow_not_found=True)
+        return {info.base_name for info in self.filesystem.get_file_info(selector)
+                if info.type == pyarrow.fs.FileType.Directory}
+
+    def write_text(self, relative: str, text: str) -> None:
+        target = f"{self.path}/{relative}"
+        self.filesystem.create_dir(target.rsplit("/", 1)[0], recursive=True)
+        with self.filesystem.open_output_stream(target) as stream:
+            stream.write(text.encode())
+
+
+def record_run(results: ResultsLocation, exp_name: str, spec_path: Path, spec: ExperimentSpec, *,
+               resumed: bool) -> None:
     """Write the spec, git commit and package versions next to the results."""
-    meta = exp_dir / META_DIR
-    meta.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     info = {"started": stamp, "resumed": resumed, "argv": sys.argv, "spec_file": str(spec_path.resolve()),
             "git": _git_commit(), "versions": _versions(), "spec": spec.model_dump()}
     name = f"resume-{stamp}.json" if resumed else "run.json"
-    (meta / name).write_text(json.dumps(info, indent=2, default=str))
+    results.write_text(f"{exp_name}/{META_DIR}/{name}", json.dumps(info, indent=2, default=str))
     if not resumed:
-        shutil.copyfile(spec_path, meta / "spec.yaml")
+        results.write_text(f"{exp_name}/{META_DIR}/spec.yaml", spec_path.read_text())
 
 
-def experiment_dir(results_dir: Path, name: str, resume: bool) -> Path:
+def experiment_name(results: ResultsLocation, name: str, resume: bool) -> str:
     """A new directory per run (`name`, `name-2`, …) so no earlier result is ever overwritten;
     with `resume`, the newest existing one."""
-    candidates = [results_dir / name] + sorted(
-        (p for p in results_dir.glob(f"{name}-*") if p.name[len(name) + 1:].isdigit()),
-        key=lambda p: int(p.name[len(name) + 1:]))
-    existing = [p for p in candidates if p.exists()]
+    present = results.existing_names()
+    numbered = sorted(int(n[len(name) + 1:]) for n in present if n.startswith(f"{name}-") and n[len(name) + 1:].isdigit())
+    existing = ([name] if name in present else []) + [f"{name}-{number}" for number in numbered]
     if resume:
         if not existing:
-            raise RunError(f"nothing to resume: no results for '{name}' under {results_dir}; run without --resume")
+            raise RunError(f"nothing to resume: no results for '{name}' under {results.uri}; run without --resume")
         return existing[-1]
     if not existing:
-        return candidates[0]
-    last = existing[-1].name[len(name) + 1:]
-    return results_dir / f"{name}-{int(last or 1) + 1}"
+        return name
+    return f"{name}-{(numbered[-1] if numbered else 1) + 1}"
 
 
 def prepare_cluster_auth(address: str | None) -> None:
@@ -237,7 +285,13 @@ def _ray_init(address: str | None, spec: ExperimentSpec, verbose: bool) -> None:
     if env_vars["WANDB_MODE"] == "online" and os.environ.get("WANDB_API_KEY"):
         env_vars["WANDB_API_KEY"] = os.environ["WANDB_API_KEY"]
     os.environ.update({k: v for k, v in env_vars.items() if k != "WANDB_API_KEY"})
-    runtime_env = {"env_vars": env_vars, "worker_process_setup_hook": "behaviorlab.platform.logs.quiet_worker"}
+    # Inside `ray job submit`, Ray merges this runtime env into the job's and refuses duplicate keys:
+    # variables the job already sets (e.g. --runtime-env-json '{"env_vars": {"WANDB_MODE": …}}') win.
+    job_runtime_env = json.loads(os.environ.get("RAY_JOB_CONFIG_JSON_ENV_VAR", "{}")).get("runtime_env") or {}
+    env_vars = {k: v for k, v in env_vars.items() if k not in (job_runtime_env.get("env_vars") or {})}
+    runtime_env = {"env_vars": env_vars}
+    if "worker_process_setup_hook" not in job_runtime_env:
+        runtime_env["worker_process_setup_hook"] = "behaviorlab.platform.logs.quiet_worker"
     if address:
         try:
             ray.init(address=address, runtime_env=runtime_env, log_to_driver=verbose,
@@ -253,13 +307,13 @@ def _ray_init(address: str | None, spec: ExperimentSpec, verbose: bool) -> None:
 
 @dataclass
 class RunOutcome:
-    exp_dir: Path
+    exp_dir: str
     num_trials: int
     num_errors: int
 
 
 def run_experiment(spec_path: Path, spec: ExperimentSpec, *, address: str | None = None, smoke: bool = False,
-                   resume: bool = False, results_dir: Path | None = None, verbose: bool = False) -> RunOutcome:
+                   resume: bool = False, results_dir: str | Path | None = None, verbose: bool = False) -> RunOutcome:
     from ray import tune
 
     from behaviorlab.envs import register_with_tune
@@ -267,22 +321,22 @@ def run_experiment(spec_path: Path, spec: ExperimentSpec, *, address: str | None
     address = address or os.environ.get("RAY_ADDRESS")  # `ray job submit` sets RAY_ADDRESS
     if smoke:
         spec = smoke_spec(spec)
-    results_dir = (results_dir or DEFAULT_RESULTS_DIR).expanduser().resolve()
-    exp_dir = experiment_dir(results_dir, spec.name, resume)
-    if resume and not tune.Tuner.can_restore(str(exp_dir)):
+    results_location = ResultsLocation.parse(results_dir or DEFAULT_RESULTS_DIR)
+    spec.name = experiment_name(results_location, spec.name, resume)
+    exp_dir = results_location.child(spec.name)
+    if resume and not tune.Tuner.can_restore(exp_dir):
         raise RunError(f"cannot resume {exp_dir}: it holds no Tune experiment state; run without --resume")
-    spec.name = exp_dir.name
     print(f"behaviorlab: {spec.algorithm} on {spec.env} → {exp_dir}", flush=True)
     _ray_init(address, spec, verbose)
     register_with_tune(spec.env)
     if not address:  # an attached cluster may autoscale
         check_trial_fits(spec)
-    record_run(exp_dir, spec_path, spec, resumed=resume)
+    record_run(results_location, spec.name, spec_path, spec, resumed=resume)
     if resume:
-        tuner = tune.Tuner.restore(str(exp_dir), trainable=algorithm_class(spec.algorithm),
+        tuner = tune.Tuner.restore(exp_dir, trainable=algorithm_class(spec.algorithm),
                                    resume_unfinished=True, resume_errored=True)
     else:
-        tuner = build_tuner(spec, results_dir)
+        tuner = build_tuner(spec, results_location.uri)
     try:
         results = tuner.fit()
     except Exception as error:  # a failure outside any trial (e.g. a config RLlib rejects at start)
@@ -291,7 +345,7 @@ def run_experiment(spec_path: Path, spec: ExperimentSpec, *, address: str | None
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise RunError(f"the run stopped: {first_line}; rerun with --verbose for the traceback, "
                        f"or --resume to continue from {exp_dir}") from None
-    _print_summary(spec, exp_dir, results)
+    _print_summary(spec, exp_dir, results, remote=results_location.is_remote)
     return RunOutcome(exp_dir, len(results), len(results.errors))
 
 
@@ -312,24 +366,37 @@ def check_trial_fits(spec: ExperimentSpec) -> None:
                 f"num_learners / num_gpus_per_learner in the spec, or run on a bigger cluster with --address")
 
 
-def _print_summary(spec: ExperimentSpec, exp_dir: Path, results) -> None:
+def _final_metric(result, metric: str) -> float | None:
+    """The last finite value (an iteration in which no episode ended reports a NaN return), read
+    from result.json on whichever filesystem holds the trial."""
+    try:
+        with result.filesystem.open_input_stream(f"{result.path}/result.json") as stream:
+            rows = parse_result_lines(stream.read().decode().splitlines())
+    except (FileNotFoundError, OSError):
+        return None
+    return Trial(result.path.rsplit("/", 1)[-1], {}, rows).final(metric)
+
+
+def _print_summary(spec: ExperimentSpec, exp_dir: str, results, *, remote: bool) -> None:
     metric = result_key(spec.tune.metric)
     print(f"\nresults: {exp_dir}")
     best, best_value = None, None
     for result in results:
-        # The last finite value: an iteration in which no episode ended reports a NaN return.
-        value = Trial(Path(result.path).name, {}, read_results(Path(result.path))).final(metric)
+        value = _final_metric(result, metric)
         if value is None:
             continue
         if best_value is None or (value > best_value if spec.tune.mode == "max" else value < best_value):
             best, best_value = result, value
     if best is not None:
-        print(f"best trial: {Path(best.path).name}  final {spec.tune.metric} = {best_value:.4g}")
+        print(f"best trial: {best.path.rsplit('/', 1)[-1]}  final {spec.tune.metric} = {best_value:.4g}")
     else:
         print(f"no trial reported {spec.tune.metric}")
     if results.errors:
         print(f"{len(results.errors)} of {len(results)} trials failed; their error.txt files say why")
-    print(f"report: behaviorlab report {exp_dir}")
+    local_dir = f"./{spec.name}" if remote else exp_dir.removeprefix("file://")
+    if remote:
+        print(f"copy it for reports: aws s3 sync / gsutil -m rsync -r {exp_dir} {local_dir}")
+    print(f"report: behaviorlab report {local_dir}")
     if wandb_mode(spec) == "offline":
-        print(f"wandb (offline): wandb sync {exp_dir}/*/wandb/offline-run-*")
-
+        # WandbLoggerCallback runs on the driver: offline runs lie under the driver's copy.
+        print(f"wandb (offline): wandb sync {local_dir}/*/wandb/offline-run-*")
