@@ -22,9 +22,10 @@ def run_cli(tmp_path):
     """Run `behaviorlab ...` in a subprocess, results under tmp_path/results."""
     results = tmp_path / "results"
 
-    def run(*args, timeout=300, **kwargs):
+    def run(*args, timeout=300, extra_env=None, **kwargs):
+        env = {**cli_env(results), **(extra_env or {})}
         return subprocess.run([sys.executable, "-m", "behaviorlab.platform.cli", *map(str, args)], cwd=REPO,
-                              env=cli_env(results), capture_output=True, text=True, timeout=timeout, **kwargs)
+                              env=env, capture_output=True, text=True, timeout=timeout, **kwargs)
 
     run.results = results
     return run

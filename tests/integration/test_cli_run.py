@@ -3,8 +3,10 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -30,8 +32,50 @@ def _rows(trial_dir: Path) -> list[dict]:
     return read_results(trial_dir) if (trial_dir / "result.json").exists() else []
 
 
+class RequestTrap:
+    """A local TCP listener that records the start of every request it receives. wandb's server
+    and the HTTP(S) proxies point here, so any network use shows up in `requests`."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.sock.settimeout(0.2)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.requests: list[bytes] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self):
+        while not self._stop.is_set():
+            try:
+                connection, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            connection.settimeout(2)
+            try:
+                self.requests.append(connection.recv(512))
+            except OSError:
+                self.requests.append(b"")
+            connection.close()
+
+    def close(self):
+        self._stop.set()
+        self._thread.join()
+        self.sock.close()
+
+
 def test_smoke_run_records_everything_and_reports(run_cli, tmp_path):
-    proc = run_cli("run", "experiments/ppo/cartpole.yaml", "--smoke")
+    network = RequestTrap()
+    trap = {"WANDB_BASE_URL": network.url, "HTTP_PROXY": network.url, "HTTPS_PROXY": network.url,
+            "NO_PROXY": "localhost,127.0.0.1"}
+    proc = run_cli("run", "experiments/ppo/cartpole.yaml", "--smoke", extra_env=trap)
+    network.close()
+    # Direct requests to the base URL, or proxied ones naming wandb. (Ray's usage statistics probe
+    # cloud metadata addresses through the proxy; that is Ray's, not wandb's.)
+    to_wandb = [r for r in network.requests if b"wandb" in r.lower() or b"Host: 127.0.0.1" in r]
+    assert not to_wandb, f"offline wandb reached for the network: {to_wandb}"
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = [line for line in proc.stdout.splitlines() if "| iter" in line]
     assert len(lines) == 2, proc.stdout  # one concise line per iteration
