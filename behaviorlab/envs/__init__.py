@@ -43,6 +43,13 @@ class EnvInfo:
     accepted_kwargs: frozenset[str] | None  # None: the creator takes **kwargs, nothing to check
 
 
+# Tasks built in this package: env id → entry point.
+NAVIGATION = {
+    "PointMassNavigation-v0": "behaviorlab.envs.navigation:PointMassNavigation",
+    "AntNavigation-v0": "behaviorlab.envs.navigation:AntNavigation",
+}
+
+
 def _atari_ids() -> tuple[str, ...]:
     from behaviorlab.envs.atari import ALL_ATARI_IDS
 
@@ -54,6 +61,7 @@ def registered_envs() -> dict[str, str]:
     envs = {env_id: "classic control" for env_id in CLASSIC_CONTROL}
     envs.update({env_id: "mujoco" for env_id in MUJOCO})
     envs.update({env_id: "atari" for env_id in _atari_ids()})
+    envs.update({env_id: "navigation" for env_id in NAVIGATION})
     return envs
 
 
@@ -86,6 +94,8 @@ def env_info(env_id: str) -> EnvInfo:
     """Look an env id up; raises EnvConfigError naming the closest registered id."""
     if ":" in env_id:
         return EnvInfo(env_id, "custom", _accepted_kwargs(_load_entry_point(env_id)))
+    if env_id in NAVIGATION:
+        return EnvInfo(env_id, "navigation", _accepted_kwargs(_load_entry_point(NAVIGATION[env_id])))
     if env_id.startswith("ALE/"):
         from behaviorlab.envs.atari import make_atari
 
@@ -117,8 +127,8 @@ def check_env_config(env_id: str, env_config: dict[str, Any]) -> None:
 def make_env(env_id: str, env_config: dict[str, Any] | None = None) -> gym.Env:
     """Build one env instance; observation spaces (Dict included) are passed through untouched."""
     env_config = dict(env_config or {})
-    if ":" in env_id:
-        return _load_entry_point(env_id)(**env_config)
+    if ":" in env_id or env_id in NAVIGATION:
+        return _load_entry_point(NAVIGATION.get(env_id, env_id))(**env_config)
     if env_id.startswith("ALE/"):
         from behaviorlab.envs.atari import make_atari
 

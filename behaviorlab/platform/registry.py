@@ -15,6 +15,7 @@ ALGORITHMS: dict[str, str] = {
     "DQN": "ray.rllib.algorithms.dqn:DQNConfig",
     "SAC": "ray.rllib.algorithms.sac:SACConfig",
     "ACER": "behaviorlab.algorithms.acer.config:ACERConfig",
+    "SVG0Prior": "behaviorlab.algorithms.svg0_prior.config:SVG0PriorConfig",
 }
 
 

@@ -42,7 +42,7 @@ def episodes_to_segments(episodes: Iterable, length: int) -> dict[str, np.ndarra
     """Stack episode chunks into segment arrays of `length` steps (longer chunks are split).
 
     Returns, for B non-empty chunks:
-      obs [B, T+1, ...]: x_0..x_L of each chunk, x_L (the bootstrap observation) repeated into padding;
+      obs [B, T+1, ...] (a dict of such arrays for Dict observations): x_0..x_L of each chunk, x_L (the bootstrap observation) repeated into padding;
       actions [B, T, ...], rewards [B, T], behaviour distribution inputs [B, T, D] (μ's logits or
       Gaussian parameters, as stored by the EnvRunner);
       terminateds [B, T]: 1 at a chunk's last step if the episode terminated there (a truncated
@@ -56,7 +56,11 @@ def episodes_to_segments(episodes: Iterable, length: int) -> dict[str, np.ndarra
         terminated[steps - 1] = float(episode.is_terminated)
         mask = np.zeros(length, dtype=np.float32)
         mask[:steps] = 1.0
-        rows[OBS].append(_pad(np.asarray(episode.get_observations()), length + 1))
+        observations = episode.get_observations()
+        if isinstance(observations, dict):  # a Dict observation space: pad every key alike
+            rows[OBS].append({key: _pad(np.asarray(value), length + 1) for key, value in observations.items()})
+        else:
+            rows[OBS].append(_pad(np.asarray(observations), length + 1))
         rows[ACTIONS].append(_pad(np.asarray(episode.get_actions()), length))
         rows[REWARDS].append(_pad(np.asarray(episode.get_rewards(), dtype=np.float32), length) * mask)
         rows[BEHAVIOUR_DIST_INPUTS].append(
@@ -65,4 +69,8 @@ def episodes_to_segments(episodes: Iterable, length: int) -> dict[str, np.ndarra
         rows[MASK].append(mask)
     if not rows[MASK]:
         raise ValueError("no non-empty episode chunks to learn from")
-    return {key: np.stack(values) for key, values in rows.items()}
+    segments = {key: np.stack(values) for key, values in rows.items() if key != OBS}
+    first = rows[OBS][0]
+    segments[OBS] = ({key: np.stack([obs[key] for obs in rows[OBS]]) for key in first}
+                     if isinstance(first, dict) else np.stack(rows[OBS]))
+    return segments

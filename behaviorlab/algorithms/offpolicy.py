@@ -1,0 +1,78 @@
+"""RLlib glue shared by the segment-replay learners (ACER, SVG0Prior): sampling episode chunks,
+learner updates on padded segments, and replay buffers in checkpoints (RLlib's new-stack
+checkpoints skip the replay buffer, so a resumed run would silently start empty)."""
+
+from __future__ import annotations
+
+import logging
+
+from ray.rllib.core import DEFAULT_MODULE_ID
+from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
+from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
+from ray.rllib.utils.metrics import (
+    ENV_RUNNER_RESULTS, ENV_RUNNER_SAMPLING_TIMER, LEARNER_RESULTS, LEARNER_UPDATE_TIMER,
+    NUM_ENV_STEPS_SAMPLED_LIFETIME, SYNCH_WORKER_WEIGHTS_TIMER, TIMERS)
+
+from behaviorlab.algorithms.common.segments import MASK, episodes_to_segments
+
+REPLAY_STATE = "replay_buffer"
+REPLAY_STATS = "replay"
+logger = logging.getLogger(__name__)
+
+
+class SegmentReplayMixin:
+    """Mix into an `Algorithm` whose config has `segment_length`, `replay_batch_segments`,
+    `checkpoint_replay_buffer` and `replay_start`."""
+
+    def _uses_replay(self) -> bool:
+        return True
+
+    def _sample_episodes(self) -> list:
+        """Non-empty episode chunks from every EnvRunner (their metrics go to the results)."""
+        with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
+            episodes, runner_metrics = synchronous_parallel_sample(
+                worker_set=self.env_runner_group, concat=True, sample_timeout_s=self.config.sample_timeout_s,
+                _uses_new_env_runners=True, _return_metrics=True)
+        self.metrics.aggregate(runner_metrics, key=ENV_RUNNER_RESULTS)
+        return [e for e in episodes if len(e) > 0]
+
+    def _replayed_segments(self) -> list:
+        return self.local_replay_buffer.sample(
+            num_items=self.config.replay_batch_segments * self.config.segment_length,
+            batch_length_T=self.config.segment_length, n_step=1, sample_episodes=True)
+
+    def _update(self, episodes) -> None:
+        """One learner update on the episode chunks, as padded segments of `segment_length`."""
+        segments = episodes_to_segments(episodes, self.config.segment_length)
+        batch = MultiAgentBatch({DEFAULT_MODULE_ID: SampleBatch(segments)}, env_steps=int(segments[MASK].sum()))
+        with self.metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
+            results = self.learner_group.update(
+                batch=batch,
+                timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: self.metrics.peek(
+                    (ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0)})
+        self.metrics.aggregate(results, key=LEARNER_RESULTS)
+
+    def _log_replay(self, updates: int) -> None:
+        self.metrics.log_value((REPLAY_STATS, "updates_per_iteration"), updates, reduce="sum")
+        self.metrics.log_value((REPLAY_STATS, "buffer_env_steps"), self.local_replay_buffer.get_num_timesteps()
+                               if self._uses_replay() else 0, window=1)
+
+    def _sync_env_runners(self) -> None:
+        with self.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):
+            self.env_runner_group.sync_weights(from_worker_or_learner_group=self.learner_group, inference_only=True)
+
+    def get_state(self, components=None, *, not_components=None, **kwargs):
+        state = super().get_state(components, not_components=not_components, **kwargs)
+        if (self.config.checkpoint_replay_buffer and self._uses_replay()
+                and self._check_component(REPLAY_STATE, components, not_components)):
+            state[REPLAY_STATE] = self.local_replay_buffer.get_state()
+        return state
+
+    def set_state(self, state) -> None:
+        super().set_state(state)
+        if REPLAY_STATE in state:
+            self.local_replay_buffer.set_state(state[REPLAY_STATE])
+        elif self._uses_replay():
+            logger.warning("%s: this checkpoint holds no replay buffer (checkpoint_replay_buffer=False); replay "
+                           "starts empty and learning from replay resumes after %d new env steps",
+                           type(self).__name__, self.config.replay_start)

@@ -1,0 +1,144 @@
+"""SVG0Prior configuration. Defaults follow Acme's svg0_prior agent (the paper's own values were
+not published) scaled to one CPU learner; see docs in README.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+from typing_extensions import Self
+
+MODEL_FIELDS = ("policy_keys", "critic_keys", "prior_keys", "policy_hiddens", "critic_hiddens", "prior_hiddens",
+                "min_std", "max_std", "action_samples")
+
+
+class SVG0PriorConfig(AlgorithmConfig):
+    """Fields (set through `.training(...)` or a spec's `config:`):
+
+    - `kl_weight` (α, default 0.01): weight of KL(π ‖ π0) in the reward; 0 gives plain SVG(0) with
+      Retrace (the prior is still distilled, so it can be transferred, but does not shape π).
+    - `entropy_coeff` (β, default 1e-3), `retrace_lambda` (λ, default 1).
+    - `policy_keys`, `critic_keys`, `prior_keys` (lists of Dict-observation keys, default None =
+      all): information asymmetry, e.g. the prior sees only `["proprio"]`.
+    - `policy_hiddens` (200, 100), `critic_hiddens` (400, 300), `prior_hiddens` (200, 100), `min_std` (0.1), `max_std` (1.0; actions are in
+      RLlib's normalised units, where [-1, 1] spans the env's action range),
+      `action_samples` (S = 10 samples of π for V(x) and the SVG(0) actor loss).
+    - `rollout_fragment_length` (T, default 10): replayed segment length.
+    - `replay_buffer_config` (EpisodeReplayBuffer, 1e6 env steps), `replay_start` (1000 env steps),
+      `replay_batch_segments` (32 segments per update), `samples_per_insert` (32: replayed env steps
+      per new env step, which sets the number of updates per iteration), `checkpoint_replay_buffer`
+      (True).
+    - `target_update_period` (100 learner updates between hard copies into the target networks).
+    - `lr` (1e-4, Adam), `grad_clip` (40, global norm), `reward_scale` (1).
+    - `freeze_prior` (False): keep the prior's weights fixed, e.g. a prior loaded from another run's
+      checkpoint (`prior_checkpoint`) for transfer to a new task.
+    """
+
+    def __init__(self, algo_class=None):
+        from behaviorlab.algorithms.svg0_prior.algorithm import SVG0Prior
+
+        super().__init__(algo_class=algo_class or SVG0Prior)
+        self.rollout_fragment_length = 10
+        self.min_sample_timesteps_per_iteration = 1000
+        self.batch_mode = "truncate_episodes"
+        self.gamma = 0.99
+        self.lr = 1e-4
+        self.grad_clip = 40.0
+        self.grad_clip_by = "global_norm"
+        self.kl_weight = 0.01
+        self.entropy_coeff = 1e-3
+        self.retrace_lambda = 1.0
+        self.replay_buffer_config = {"type": "EpisodeReplayBuffer", "capacity": 1_000_000}
+        self.replay_start = 1000
+        self.replay_batch_segments = 32
+        self.samples_per_insert = 32.0
+        self.checkpoint_replay_buffer = True
+        self.target_update_period = 100
+        self.reward_scale = 1.0
+        self.freeze_prior = False
+        self.prior_checkpoint = None
+        self.policy_keys = None
+        self.critic_keys = None
+        self.prior_keys = None
+        self.policy_hiddens = [200, 100]
+        self.critic_hiddens = [400, 300]
+        self.prior_hiddens = [200, 100]
+        self.min_std = 0.1
+        self.max_std = 1.0
+        self.action_samples = 10
+
+    def training(
+        self,
+        *,
+        kl_weight: float = NotProvided,
+        entropy_coeff: float = NotProvided,
+        retrace_lambda: float = NotProvided,
+        replay_buffer_config: dict[str, Any] = NotProvided,
+        replay_start: int = NotProvided,
+        replay_batch_segments: int = NotProvided,
+        samples_per_insert: float = NotProvided,
+        checkpoint_replay_buffer: bool = NotProvided,
+        target_update_period: int = NotProvided,
+        reward_scale: float = NotProvided,
+        freeze_prior: bool = NotProvided,
+        prior_checkpoint: str = NotProvided,
+        policy_keys: list[str] = NotProvided,
+        critic_keys: list[str] = NotProvided,
+        prior_keys: list[str] = NotProvided,
+        policy_hiddens: list[int] = NotProvided,
+        critic_hiddens: list[int] = NotProvided,
+        prior_hiddens: list[int] = NotProvided,
+        min_std: float = NotProvided,
+        max_std: float = NotProvided,
+        action_samples: int = NotProvided,
+        **kwargs,
+    ) -> Self:
+        super().training(**kwargs)
+        for name, value in locals().items():
+            if name not in ("self", "kwargs", "__class__") and value is not NotProvided:
+                setattr(self, name, value)
+        return self
+
+    def validate(self) -> None:
+        super().validate()
+        checks = [
+            (self.kl_weight >= 0, "kl_weight must be >= 0 (0 = plain SVG(0))"),
+            (self.entropy_coeff >= 0, "entropy_coeff must be >= 0"),
+            (0 <= self.retrace_lambda <= 1, "retrace_lambda must be in [0, 1]"),
+            (self.samples_per_insert > 0, "samples_per_insert must be > 0"),
+            (self.replay_batch_segments >= 1, "replay_batch_segments must be >= 1"),
+            (self.target_update_period >= 1, "target_update_period must be >= 1"),
+            (0 < self.min_std < self.max_std, "need 0 < min_std < max_std"),
+            (self.normalize_actions, "SVG0Prior's policy acts in normalised units: keep normalize_actions=True"),
+            (self.action_samples >= 1, "action_samples must be >= 1"),
+            (self.reward_scale > 0, "reward_scale must be > 0"),
+        ]
+        if not self.in_evaluation:
+            checks += [
+                (self.batch_mode == "truncate_episodes",
+                 "SVG0Prior learns from fixed-length segments: batch_mode must be 'truncate_episodes'"),
+                (isinstance(self.rollout_fragment_length, int) and self.rollout_fragment_length >= 1,
+                 "rollout_fragment_length must be an integer >= 1 (the segment length)"),
+            ]
+        for ok, message in checks:
+            if not ok:
+                self._value_error(message)
+
+    @property
+    def segment_length(self) -> int:
+        return self.rollout_fragment_length
+
+    def get_default_rl_module_spec(self) -> RLModuleSpec:
+        from behaviorlab.algorithms.svg0_prior.module import SVG0PriorTorchRLModule
+
+        return RLModuleSpec(module_class=SVG0PriorTorchRLModule)
+
+    def get_default_learner_class(self):
+        from behaviorlab.algorithms.svg0_prior.learner import SVG0PriorTorchLearner
+
+        return SVG0PriorTorchLearner
+
+    @property
+    def _model_config_auto_includes(self) -> dict[str, Any]:
+        return super()._model_config_auto_includes | {name: getattr(self, name) for name in MODEL_FIELDS}

@@ -1,0 +1,153 @@
+"""SVG0Prior math against closed forms and hand-computed values, and which network each loss
+term trains."""
+
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from torch.distributions import Categorical, MixtureSameFamily, Independent, Normal
+
+from behaviorlab.algorithms.svg0_prior.losses import (
+    gaussian_kl, hierarchical_kl_bound, retrace_critic_targets, soft_values, svg0_prior_loss)
+
+
+def test_gaussian_kl_matches_the_closed_form():
+    p = Normal(torch.tensor([0.0, 1.0]), torch.tensor([1.0, 0.5]))
+    q = Normal(torch.tensor([1.0, 1.0]), torch.tensor([2.0, 0.5]))
+    # Per dim: log(σq/σp) + (σp² + (μp − μq)²)/(2σq²) − ½ → 0.4431 and 0.
+    expected = math.log(2.0) + (1 + 1) / 8 - 0.5
+    assert gaussian_kl(p, q).item() == pytest.approx(expected, abs=1e-6)
+    assert gaussian_kl(p, p).item() == pytest.approx(0.0, abs=1e-7)
+
+
+def _mixture(logits, means, stds):
+    return MixtureSameFamily(Categorical(logits=logits), Independent(Normal(means, stds), 1))
+
+
+def test_hierarchical_bound_holds_on_random_mixtures_and_is_tight_with_a_shared_lower_level():
+    torch.manual_seed(0)
+    for _ in range(5):
+        k, d = 3, 2
+        high_p, high_q = torch.randn(k), torch.randn(k)
+        means_p, means_q = torch.randn(k, d), torch.randn(k, d)
+        stds_p, stds_q = torch.rand(k, d) + 0.3, torch.rand(k, d) + 0.3
+        p, q = _mixture(high_p, means_p, stds_p), _mixture(high_q, means_q, stds_q)
+        samples = p.sample((200_000,))
+        monte_carlo_kl = (p.log_prob(samples) - q.log_prob(samples)).mean()
+        bound = hierarchical_kl_bound(Categorical(logits=high_p), Categorical(logits=high_q),
+                                      Normal(means_p, stds_p), Normal(means_q, stds_q))
+        assert monte_carlo_kl <= bound + 0.02
+        # Shared lower level: the bound is KL_H alone (and still bounds the true KL).
+        shared = hierarchical_kl_bound(Categorical(logits=high_p), Categorical(logits=high_q),
+                                       Normal(means_p, stds_p), Normal(means_p, stds_p))
+        kl_high = (Categorical(logits=high_p).probs * (Categorical(logits=high_p).logits
+                                                       - Categorical(logits=high_q).logits)).sum()
+        assert shared.item() == pytest.approx(kl_high.item(), abs=1e-6)
+        q_shared = _mixture(high_q, means_p, stds_p)
+        assert (p.log_prob(samples) - q_shared.log_prob(samples)).mean() <= shared + 0.02
+
+
+def test_retrace_targets_hand_computed_two_steps():
+    # γ = 0.9; step 1 terminates, so target_1 = r_1 = 2;
+    # target_0 = r_0 + γ (V(x_1) + c_1 (target_1 − Q(x_1, a_1))) with c_1 = min(1, 0.5) = 0.5:
+    # 1 + 0.9 · (3 + 0.5 · (2 − 1.5)) = 3.925.
+    targets = retrace_critic_targets(
+        rewards=torch.tensor([[1.0, 2.0]]), terminateds=torch.tensor([[0.0, 1.0]]), mask=torch.ones(1, 2),
+        q_target_taken=torch.tensor([[0.7, 1.5]]), values=torch.tensor([[5.0, 3.0, 100.0]]),
+        log_pi_target_taken=torch.log(torch.tensor([[0.2, 0.5]])), log_mu_taken=torch.zeros(1, 2),
+        gamma=0.9, retrace_lambda=1.0)
+    torch.testing.assert_close(targets, torch.tensor([[3.925, 2.0]]))
+    # A truncated (not terminated) last step bootstraps from V(x_2) = 100, and λ = 0 gives one-step TD.
+    truncated = retrace_critic_targets(
+        rewards=torch.tensor([[1.0, 2.0]]), terminateds=torch.zeros(1, 2), mask=torch.ones(1, 2),
+        q_target_taken=torch.tensor([[0.7, 1.5]]), values=torch.tensor([[5.0, 3.0, 100.0]]),
+        log_pi_target_taken=torch.zeros(1, 2), log_mu_taken=torch.zeros(1, 2), gamma=0.9, retrace_lambda=0.0)
+    torch.testing.assert_close(truncated, torch.tensor([[1 + 0.9 * 3.0, 2 + 0.9 * 100.0]]))
+
+
+def test_soft_value_subtracts_the_weighted_kl():
+    q = torch.tensor([[[1.0, 3.0], [0.0, 0.0]]])      # [B=1, T+1=2, S=2]
+    kl = torch.tensor([[0.5, 2.0]])
+    torch.testing.assert_close(soft_values(q, kl, kl_weight=0.1), torch.tensor([[2.0 - 0.05, -0.2]]))
+
+
+@pytest.fixture
+def module():
+    from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+    from behaviorlab.algorithms.svg0_prior.module import SVG0PriorTorchRLModule
+
+    space = gym.spaces.Dict({"proprio": gym.spaces.Box(-1, 1, (3,)), "task": gym.spaces.Box(0, 1, (2,))})
+    spec = RLModuleSpec(module_class=SVG0PriorTorchRLModule, observation_space=space,
+                        action_space=gym.spaces.Box(-1, 1, (2,)),
+                        model_config={"prior_keys": ["proprio"], "policy_hiddens": [16], "critic_hiddens": [16],
+                                      "prior_hiddens": [16], "action_samples": 3})
+    torch.manual_seed(0)
+    return spec.build()
+
+
+def _batch(b=4, t=5):
+    obs = {"proprio": torch.randn(b, t + 1, 3), "task": torch.rand(b, t + 1, 2)}
+    return {"obs": obs, "actions": torch.rand(b, t, 2) * 2 - 1}, dict(
+        rewards=torch.randn(b, t), terminateds=torch.zeros(b, t), mask=torch.ones(b, t),
+        behaviour_log_prob=torch.full((b, t), -1.0), gamma=0.99, retrace_lambda=1.0, entropy_coeff=1e-3)
+
+
+def _grads(module, loss):
+    module.zero_grad()
+    loss.backward()
+    return {name: (p.grad.abs().sum().item() if p.grad is not None else 0.0)
+            for name, p in module.named_parameters()}
+
+
+def test_prior_is_trained_only_by_distillation_and_sees_only_its_keys(module):
+    batch, rest = _batch()
+    out = module._forward_train(batch)["svg0"]
+    total, stats = svg0_prior_loss(out, actions=batch["actions"], kl_weight=0.1, **rest)
+    grads = _grads(module, total)
+    assert all(v > 0 for n, v in grads.items() if n.startswith("prior."))
+    assert all(v == 0 for n, v in grads.items() if n.startswith("target_"))
+
+    # Without the distillation term the prior gets no gradient at all (the actor's KL uses π0_target).
+    out = module._forward_train(batch)["svg0"]
+    no_distill, _ = svg0_prior_loss(out, actions=batch["actions"], kl_weight=0.1, prior_loss_coeff=0.0, **rest)
+    grads = _grads(module, no_distill)
+    assert all(v == 0 for n, v in grads.items() if n.startswith("prior."))
+    assert any(v > 0 for n, v in grads.items() if n.startswith("policy.")) and any(
+        v > 0 for n, v in grads.items() if n.startswith("critic."))
+
+    # Information asymmetry: the prior's output does not depend on the keys it does not see.
+    changed = {"proprio": batch["obs"]["proprio"], "task": torch.rand(4, 6, 2)}
+    before = module._forward_train(batch)["svg0"].prior.mean
+    after = module._forward_train({**batch, "obs": changed})["svg0"].prior.mean
+    torch.testing.assert_close(before, after)
+
+
+def test_actor_loss_does_not_train_the_critic(module):
+    batch, rest = _batch()
+    out = module._forward_train(batch)["svg0"]
+    actor_only = (-out.q_policy_sampled.mean())
+    grads = _grads(module, actor_only)
+    assert all(v == 0 for n, v in grads.items() if n.startswith("critic."))
+    assert any(v > 0 for n, v in grads.items() if n.startswith("policy."))
+
+
+def test_kl_weight_zero_makes_the_policy_update_independent_of_the_prior(module):
+    batch, rest = _batch()
+
+    def policy_grads(kl_weight):
+        torch.manual_seed(1)  # the same action samples every time
+        out = module._forward_train(batch)["svg0"]
+        loss, _ = svg0_prior_loss(out, actions=batch["actions"], kl_weight=kl_weight, prior_loss_coeff=0.0, **rest)
+        module.zero_grad()
+        loss.backward()
+        return torch.cat([p.grad.flatten() for n, p in module.named_parameters() if n.startswith("policy.")])
+
+    before = {w: policy_grads(w) for w in (0.0, 0.1)}
+    with torch.no_grad():
+        for param in module.target_prior.parameters():
+            param.add_(torch.randn_like(param))
+    torch.testing.assert_close(policy_grads(0.0), before[0.0])
+    assert not torch.allclose(policy_grads(0.1), before[0.1])
