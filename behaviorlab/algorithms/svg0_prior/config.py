@@ -121,6 +121,12 @@ class SVG0PriorConfig(AlgorithmConfig):
                 (isinstance(self.rollout_fragment_length, int) and self.rollout_fragment_length >= 1,
                  "rollout_fragment_length must be an integer >= 1 (the segment length)"),
             ]
+        if self.prior_checkpoint:
+            from behaviorlab.algorithms.svg0_prior.learner import module_checkpoint_dir
+
+            checks.append((module_checkpoint_dir(self.prior_checkpoint).is_dir(),
+                           f"prior_checkpoint {self.prior_checkpoint} is not a checkpoint directory; give a "
+                           "trial's checkpoint_* directory from an SVG0Prior run"))
         for ok, message in checks:
             if not ok:
                 self._value_error(message)

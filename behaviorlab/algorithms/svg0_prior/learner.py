@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
+from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 from torch.distributions import Normal
@@ -11,10 +14,29 @@ from behaviorlab.algorithms.common.segments import BEHAVIOUR_DIST_INPUTS, MASK, 
 from behaviorlab.algorithms.svg0_prior.losses import svg0_prior_loss
 
 
+def module_checkpoint_dir(checkpoint: str | Path) -> Path:
+    """The RLModule directory inside an algorithm checkpoint (or the module directory itself)."""
+    path = Path(checkpoint).expanduser()
+    nested = path / "learner_group" / "learner" / "rl_module" / DEFAULT_MODULE_ID
+    return nested if nested.is_dir() else path
+
+
+def prior_state_from_checkpoint(checkpoint: str | Path) -> dict[str, torch.Tensor]:
+    """The prior's weights from another SVG0Prior run's checkpoint (transfer to a new task)."""
+    from ray.rllib.core.rl_module.rl_module import RLModule
+
+    source = RLModule.from_checkpoint(str(module_checkpoint_dir(checkpoint)))
+    return source.unwrapped().prior.state_dict()
+
+
 class SVG0PriorTorchLearner(TorchLearner):
     def build(self) -> None:
         super().build()
         self._updates = 0
+        if self.config.prior_checkpoint:
+            state = prior_state_from_checkpoint(self.config.prior_checkpoint)
+            for module in self.module._rl_modules.values():
+                module.unwrapped().load_prior(state, source=self.config.prior_checkpoint)
 
     def configure_optimizers_for_module(self, module_id, config=None) -> None:
         module = self.module[module_id].unwrapped()

@@ -156,6 +156,15 @@ class SVG0PriorTorchRLModule(TorchRLModule, InferenceOnlyAPI):
         for name in TARGETS:
             getattr(self, f"target_{name}").load_state_dict(getattr(self, name).state_dict())
 
+    def load_prior(self, state: dict[str, torch.Tensor], source: str) -> None:
+        """Prior (and its target) from a pre-trained run; the architectures must match."""
+        try:
+            self.prior.load_state_dict(state)
+        except RuntimeError as error:
+            raise ValueError(f"prior_checkpoint {source}: its prior does not fit this one (same prior_keys, "
+                             f"prior_hiddens and action space needed): {str(error).splitlines()[0]}") from None
+        self.target_prior.load_state_dict(state)
+
     def prior_parameters(self) -> list[nn.Parameter]:
         return list(self.prior.parameters())
 
