@@ -144,8 +144,11 @@ class SVG0PriorTorchRLModule(TorchRLModule, InferenceOnlyAPI):
 
     @staticmethod
     def _q(critic, critic_in: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """Q of the action the env executes: RLlib clips normalised actions to [-1, 1]."""
-        return critic(torch.cat([critic_in, actions.clamp(-1.0, 1.0)], dim=-1)).squeeze(-1)
+        """Q of the action the env executes (RLlib clips normalised actions to [-1, 1]). The clip is
+        straight-through: a sample beyond the range still passes dQ/da back to the policy, which
+        a plain clamp would zero, leaving the mean untrained while the entropy bonus widens σ."""
+        clipped = actions + (actions.clamp(-1.0, 1.0) - actions).detach()
+        return critic(torch.cat([critic_in, clipped], dim=-1)).squeeze(-1)
 
     def _q_samples(self, critic, critic_in: torch.Tensor, samples: torch.Tensor) -> torch.Tensor:
         """Q at S action samples per state: samples [S, B, T, d] → [B, T, S]."""
