@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 
+from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
 from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
@@ -18,6 +19,34 @@ from behaviorlab.algorithms.common.segments import MASK, episodes_to_segments
 REPLAY_STATE = "replay_buffer"
 REPLAY_STATS = "replay"
 logger = logging.getLogger(__name__)
+
+
+class SegmentConfigMixin:
+    """Mix into the `AlgorithmConfig` of a learner on fixed-length segments
+    (`rollout_fragment_length` is the segment length)."""
+
+    @property
+    def segment_length(self) -> int:
+        return self.rollout_fragment_length
+
+    def _set_provided(self, fields: dict) -> None:
+        """`.training(**fields)`: keep the defaults of fields left NotProvided."""
+        for name, value in fields.items():
+            if name not in ("self", "kwargs", "__class__") and value is not NotProvided:
+                setattr(self, name, value)
+
+    def _raise_failed(self, checks: list[tuple[bool, str]]) -> None:
+        """Add the segment checks to an algorithm's own; RLlib's error for the first that fails."""
+        if not self.in_evaluation:  # evaluation runners may sample whole episodes
+            checks = checks + [
+                (self.batch_mode == "truncate_episodes",
+                 f"{self.algo_class.__name__} learns from fixed-length segments: batch_mode must be 'truncate_episodes'"),
+                (isinstance(self.rollout_fragment_length, int) and self.rollout_fragment_length >= 1,
+                 "rollout_fragment_length must be an integer >= 1 (the segment length)"),
+            ]
+        for ok, message in checks:
+            if not ok:
+                self._value_error(message)
 
 
 class SegmentReplayMixin:

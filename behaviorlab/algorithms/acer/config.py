@@ -8,8 +8,10 @@ from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from typing_extensions import Self
 
+from behaviorlab.algorithms.offpolicy import SegmentConfigMixin
 
-class ACERConfig(AlgorithmConfig):
+
+class ACERConfig(SegmentConfigMixin, AlgorithmConfig):
     """Fields (set through `.training(...)` or a spec's `config:`):
 
     - `rollout_fragment_length` (steps, default 20): segment length k; every on-policy update
@@ -84,9 +86,7 @@ class ACERConfig(AlgorithmConfig):
         **kwargs,
     ) -> Self:
         super().training(**kwargs)
-        for name, value in locals().items():
-            if name not in ("self", "kwargs", "__class__") and value is not NotProvided:
-                setattr(self, name, value)
+        self._set_provided(locals())
         return self
 
     def validate(self) -> None:
@@ -101,20 +101,7 @@ class ACERConfig(AlgorithmConfig):
             (self.sdn_samples >= 1, "sdn_samples must be >= 1"),
             (self.optimizer in ("rmsprop", "adam"), "optimizer must be 'rmsprop' or 'adam'"),
         ]
-        if not self.in_evaluation:  # evaluation runners may sample whole episodes
-            checks += [
-                (self.batch_mode == "truncate_episodes",
-                 "ACER learns from fixed-length segments: batch_mode must be 'truncate_episodes'"),
-                (isinstance(self.rollout_fragment_length, int) and self.rollout_fragment_length >= 1,
-                 "rollout_fragment_length must be an integer >= 1 (the segment length)"),
-            ]
-        for ok, message in checks:
-            if not ok:
-                self._value_error(message)
-
-    @property
-    def segment_length(self) -> int:
-        return self.rollout_fragment_length
+        self._raise_failed(checks)
 
     def get_default_rl_module_spec(self) -> RLModuleSpec:
         from behaviorlab.algorithms.acer.module import ACERTorchRLModule

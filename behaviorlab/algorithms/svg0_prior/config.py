@@ -9,11 +9,13 @@ from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from typing_extensions import Self
 
+from behaviorlab.algorithms.offpolicy import SegmentConfigMixin
+
 MODEL_FIELDS = ("policy_keys", "critic_keys", "prior_keys", "policy_hiddens", "critic_hiddens", "prior_hiddens",
                 "min_std", "max_std", "action_samples")
 
 
-class SVG0PriorConfig(AlgorithmConfig):
+class SVG0PriorConfig(SegmentConfigMixin, AlgorithmConfig):
     """Fields (set through `.training(...)` or a spec's `config:`):
 
     - `kl_weight` (α, default 0.01): weight of KL(π ‖ π0) in the reward; 0 gives plain SVG(0) with
@@ -95,9 +97,7 @@ class SVG0PriorConfig(AlgorithmConfig):
         **kwargs,
     ) -> Self:
         super().training(**kwargs)
-        for name, value in locals().items():
-            if name not in ("self", "kwargs", "__class__") and value is not NotProvided:
-                setattr(self, name, value)
+        self._set_provided(locals())
         return self
 
     def validate(self) -> None:
@@ -114,26 +114,13 @@ class SVG0PriorConfig(AlgorithmConfig):
             (self.action_samples >= 1, "action_samples must be >= 1"),
             (self.reward_scale > 0, "reward_scale must be > 0"),
         ]
-        if not self.in_evaluation:
-            checks += [
-                (self.batch_mode == "truncate_episodes",
-                 "SVG0Prior learns from fixed-length segments: batch_mode must be 'truncate_episodes'"),
-                (isinstance(self.rollout_fragment_length, int) and self.rollout_fragment_length >= 1,
-                 "rollout_fragment_length must be an integer >= 1 (the segment length)"),
-            ]
         if self.prior_checkpoint:
             from behaviorlab.algorithms.svg0_prior.learner import module_checkpoint_dir
 
             checks.append((module_checkpoint_dir(self.prior_checkpoint).is_dir(),
                            f"prior_checkpoint {self.prior_checkpoint} is not a checkpoint directory; give a "
                            "trial's checkpoint_* directory from an SVG0Prior run"))
-        for ok, message in checks:
-            if not ok:
-                self._value_error(message)
-
-    @property
-    def segment_length(self) -> int:
-        return self.rollout_fragment_length
+        self._raise_failed(checks)
 
     def get_default_rl_module_spec(self) -> RLModuleSpec:
         from behaviorlab.algorithms.svg0_prior.module import SVG0PriorTorchRLModule
