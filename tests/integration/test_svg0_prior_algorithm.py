@@ -86,3 +86,16 @@ def test_trains_on_dict_observations_with_an_asymmetric_prior(local_ray, tmp_pat
 def test_a_missing_prior_checkpoint_is_refused(local_ray, tmp_path):
     with pytest.raises(ValueError, match="prior_checkpoint .* is not a checkpoint directory"):
         _config(prior_checkpoint=str(tmp_path / "nothing")).validate()
+
+
+def test_lstm_prior_trains_on_long_segments(local_ray):
+    config = _config(kl_weight=0.1, prior_type="lstm", prior_lstm_size=16).env_runners(rollout_fragment_length=40)
+    algo = config.build_algo()
+    try:
+        before = _prior_state(algo)
+        learner = algo.train()["learners"]["default_policy"]
+        assert learner["prior_loss"] > 0 and torch.isfinite(torch.tensor(learner["kl_to_prior"]))
+        assert any(not torch.equal(before[k], v) for k, v in _module(algo).prior.state_dict().items())
+        assert isinstance(_module(algo).prior.lstm, torch.nn.LSTM)
+    finally:
+        algo.stop()

@@ -73,8 +73,7 @@ def test_soft_value_subtracts_the_weighted_kl():
     torch.testing.assert_close(soft_values(q, kl, kl_weight=0.1), torch.tensor([[2.0 - 0.05, -0.2]]))
 
 
-@pytest.fixture
-def module():
+def _build(prior_type: str):
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
     from behaviorlab.algorithms.svg0_prior.module import SVG0PriorTorchRLModule
@@ -83,9 +82,27 @@ def module():
     spec = RLModuleSpec(module_class=SVG0PriorTorchRLModule, observation_space=space,
                         action_space=gym.spaces.Box(-1, 1, (2,)),
                         model_config={"prior_keys": ["proprio"], "policy_hiddens": [16], "critic_hiddens": [16],
-                                      "prior_hiddens": [16], "action_samples": 3})
+                                      "prior_hiddens": [16], "action_samples": 3, "prior_type": prior_type,
+                                      "prior_lstm_size": 8})
     torch.manual_seed(0)
     return spec.build()
+
+
+@pytest.fixture(params=["mlp", "lstm"])
+def module(request):
+    return _build(request.param)
+
+
+def test_only_the_lstm_prior_remembers_earlier_steps():
+    batch, _ = _batch()
+    changed = {"proprio": batch["obs"]["proprio"].clone(), "task": batch["obs"]["task"]}
+    changed["proprio"][:, 0] += 1.0  # only the first observation of each segment differs
+    for prior_type, remembers in (("mlp", False), ("lstm", True)):
+        module = _build(prior_type)
+        before = module._forward_train(batch)["svg0"].prior.mean
+        after = module._forward_train({**batch, "obs": changed})["svg0"].prior.mean
+        assert not torch.allclose(before[:, 0], after[:, 0])
+        assert torch.allclose(before[:, 1:], after[:, 1:]) != remembers, prior_type
 
 
 def _batch(b=4, t=5):

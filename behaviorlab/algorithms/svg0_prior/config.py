@@ -12,7 +12,8 @@ from typing_extensions import Self
 from behaviorlab.algorithms.offpolicy import SegmentConfigMixin
 
 MODEL_FIELDS = ("policy_keys", "critic_keys", "prior_keys", "policy_hiddens", "critic_hiddens", "prior_hiddens",
-                "min_std", "max_std", "action_samples")
+                "min_std", "max_std", "action_samples", "prior_type",
+                "prior_lstm_size")
 
 
 class SVG0PriorConfig(SegmentConfigMixin, AlgorithmConfig):
@@ -26,6 +27,8 @@ class SVG0PriorConfig(SegmentConfigMixin, AlgorithmConfig):
     - `policy_hiddens` (200, 100), `critic_hiddens` (400, 300), `prior_hiddens` (200, 100), `min_std` (0.1), `max_std` (1.0; actions are in
       RLlib's normalised units, where [-1, 1] spans the env's action range),
       `action_samples` (S = 10 samples of π for V(x) and the SVG(0) actor loss).
+    - `prior_type` ("mlp", or "lstm": a prior with memory, run over each replayed segment from a
+      zero state, so pair it with segments long enough to hold the history; `prior_lstm_size` 128).
     - `rollout_fragment_length` (T, default 10): replayed segment length.
     - `replay_buffer_config` (EpisodeReplayBuffer, 1e6 env steps), `replay_start` (1000 env steps),
       `replay_batch_segments` (32 segments per update), `samples_per_insert` (32: replayed env steps
@@ -69,6 +72,8 @@ class SVG0PriorConfig(SegmentConfigMixin, AlgorithmConfig):
         self.min_std = 0.1
         self.max_std = 1.0
         self.action_samples = 10
+        self.prior_type = "mlp"
+        self.prior_lstm_size = 128
 
     def training(
         self,
@@ -94,6 +99,8 @@ class SVG0PriorConfig(SegmentConfigMixin, AlgorithmConfig):
         min_std: float = NotProvided,
         max_std: float = NotProvided,
         action_samples: int = NotProvided,
+        prior_type: str = NotProvided,
+        prior_lstm_size: int = NotProvided,
         **kwargs,
     ) -> Self:
         super().training(**kwargs)
@@ -112,6 +119,7 @@ class SVG0PriorConfig(SegmentConfigMixin, AlgorithmConfig):
             (0 < self.min_std < self.max_std, "need 0 < min_std < max_std"),
             (self.normalize_actions, "SVG0Prior's policy acts in normalised units: keep normalize_actions=True"),
             (self.action_samples >= 1, "action_samples must be >= 1"),
+            (self.prior_type in ("mlp", "lstm"), "prior_type must be 'mlp' or 'lstm'"),
             (self.reward_scale > 0, "reward_scale must be > 0"),
         ]
         if self.prior_checkpoint:

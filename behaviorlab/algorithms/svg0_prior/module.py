@@ -84,6 +84,23 @@ class GaussianHead(nn.Module):
         return torch.tanh(mean), self.min_std + (self.max_std - self.min_std) * torch.sigmoid(raw_std)
 
 
+class LSTMGaussianPrior(nn.Module):
+    """A prior with memory: layer-normed input layer → LSTM over the segment's time axis →
+    Gaussian head. Each replayed segment starts from a zero state (segments never cross episode
+    boundaries), so use segments long enough to contain the history the prior should remember."""
+
+    def __init__(self, inputs: int, hidden: int, action_dim: int, min_std: float, max_std: float):
+        super().__init__()
+        self.embed = nn.Sequential(nn.Linear(inputs, hidden), nn.LayerNorm(hidden), nn.Tanh())
+        self.lstm = nn.LSTM(hidden, hidden, batch_first=True)
+        self.head = GaussianHead(hidden, [], action_dim, min_std, max_std)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: [B, T, F] (time-ordered) → mean, std [B, T, d]."""
+        memory, _ = self.lstm(self.embed(x))
+        return self.head(memory)
+
+
 class SVG0PriorTorchRLModule(TorchRLModule, InferenceOnlyAPI):
     def setup(self) -> None:
         cfg = self.model_config
@@ -101,9 +118,14 @@ class SVG0PriorTorchRLModule(TorchRLModule, InferenceOnlyAPI):
         self.action_samples = int(cfg.get("action_samples", 10))
         self.critic = mlp(input_size(self.observation_space, self.critic_keys) + self.action_dim,
                           list(cfg.get("critic_hiddens", [400, 300])), 1)
-        self.prior = GaussianHead(input_size(self.observation_space, self.prior_keys),
-                                  list(cfg.get("prior_hiddens", [200, 100])), self.action_dim,
-                                  float(cfg.get("min_std", 0.1)), float(cfg.get("max_std", 1.0)))
+        prior_inputs = input_size(self.observation_space, self.prior_keys)
+        std_bounds = float(cfg.get("min_std", 0.1)), float(cfg.get("max_std", 1.0))
+        if cfg.get("prior_type", "mlp") == "lstm":
+            self.prior = LSTMGaussianPrior(prior_inputs, int(cfg.get("prior_lstm_size", 128)), self.action_dim,
+                                           *std_bounds)
+        else:
+            self.prior = GaussianHead(prior_inputs, list(cfg.get("prior_hiddens", [200, 100])), self.action_dim,
+                                      *std_bounds)
         for name in TARGETS:
             target = copy.deepcopy(getattr(self, name))
             target.requires_grad_(False)
@@ -124,7 +146,7 @@ class SVG0PriorTorchRLModule(TorchRLModule, InferenceOnlyAPI):
         prior_in = gather(obs, self.prior_keys, self.observation_space)
 
         policy = Normal(*self.policy(policy_in[:, :steps]))
-        prior = Normal(*self.prior(prior_in[:, :steps]))
+        prior = Normal(*self.prior(prior_in[:, :steps]))  # causal: an LSTM prior reads the segment in order
         q_taken = self._q(self.critic, critic_in[:, :steps], actions)
         with torch.no_grad():
             policy_target = Normal(*self.target_policy(policy_in))
