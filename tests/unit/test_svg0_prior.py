@@ -4,7 +4,6 @@ term trains."""
 import math
 
 import gymnasium as gym
-import numpy as np
 import pytest
 import torch
 from torch.distributions import Categorical, MixtureSameFamily, Independent, Normal

@@ -9,7 +9,6 @@ ACER policy gradient, plus critic losses) and detached diagnostics.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch.distributions import Normal, kl_divergence
 
 from behaviorlab.algorithms.common.importance import (
