@@ -1,9 +1,10 @@
 """Environment registry: every env id a spec may name, with its creator and accepted kwargs.
 
 Families: classic control and MuJoCo v5 (gymnasium), Atari (ale-py, optional preprocessing),
-and user envs given as an import path ``package.module:factory`` (a gymnasium.Env class or a
-function of ``**env_config``). RLlib reaches envs through ``tune.register_env`` so Ray workers
-build them with the same creator, wherever they run.
+MinAtar (the optional ``minatar`` package; listed even when absent, and naming one then says how
+to install it), and user envs given as an import path ``package.module:factory`` (a
+gymnasium.Env class or a function of ``**env_config``). RLlib reaches envs through
+``tune.register_env`` so Ray workers build them with the same creator, wherever they run.
 """
 
 from __future__ import annotations
@@ -58,9 +59,12 @@ def _atari_ids() -> tuple[str, ...]:
 
 def registered_envs() -> dict[str, str]:
     """env id → family, for `behaviorlab envs` and spec validation."""
+    from behaviorlab.envs.minatar import MINATAR_IDS
+
     envs = {env_id: "classic control" for env_id in CLASSIC_CONTROL}
     envs.update({env_id: "mujoco" for env_id in MUJOCO})
     envs.update({env_id: "atari" for env_id in _atari_ids()})
+    envs.update({env_id: "minatar" for env_id in MINATAR_IDS})
     envs.update({env_id: "navigation" for env_id in NAVIGATION})
     return envs
 
@@ -101,6 +105,15 @@ def env_info(env_id: str) -> EnvInfo:
 
         if env_id in _atari_ids():
             return EnvInfo(env_id, "atari", _accepted_kwargs(make_atari) - {"env_id"})
+    elif env_id.startswith("MinAtar/"):
+        from behaviorlab.envs.minatar import MINATAR_IDS, make_minatar, require_minatar
+
+        if env_id in MINATAR_IDS:
+            try:
+                require_minatar()
+            except ImportError as error:
+                raise EnvConfigError("env", f"{env_id}: {error}") from None
+            return EnvInfo(env_id, "minatar", _accepted_kwargs(make_minatar) - {"env_id"})
     elif env_id in CLASSIC_CONTROL or env_id in MUJOCO:
         entry = gym.spec(env_id).entry_point
         env_class = _load_entry_point(entry) if isinstance(entry, str) else entry
@@ -133,6 +146,10 @@ def make_env(env_id: str, env_config: dict[str, Any] | None = None) -> gym.Env:
         from behaviorlab.envs.atari import make_atari
 
         return make_atari(env_id, **env_config)
+    if env_id.startswith("MinAtar/"):
+        from behaviorlab.envs.minatar import make_minatar
+
+        return make_minatar(env_id, **env_config)
     return gym.make(env_id, **env_config)
 
 
