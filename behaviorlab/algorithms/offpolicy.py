@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
@@ -53,6 +54,13 @@ class SegmentReplayMixin:
     """Mix into an `Algorithm` whose config has `segment_length`, `replay_batch_segments`,
     `checkpoint_replay_buffer` and `replay_start`."""
 
+    def setup(self, config) -> None:
+        super().setup(config)
+        # RLlib's episode buffer draws from an unseeded Generator; seeding it with the trial
+        # seed makes which segments are replayed, and so a whole run, repeatable.
+        if self.local_replay_buffer is not None:
+            self.local_replay_buffer.rng = np.random.default_rng(self.config.seed)
+
     def _uses_replay(self) -> bool:
         return True
 
@@ -70,9 +78,13 @@ class SegmentReplayMixin:
             num_items=self.config.replay_batch_segments * self.config.segment_length,
             batch_length_T=self.config.segment_length, n_step=1, sample_episodes=True)
 
+    def _segments(self, episodes) -> dict:
+        """Padded segment arrays of the episode chunks; override to add per-step columns."""
+        return episodes_to_segments(episodes, self.config.segment_length)
+
     def _update(self, episodes) -> None:
         """One learner update on the episode chunks, as padded segments of `segment_length`."""
-        segments = episodes_to_segments(episodes, self.config.segment_length)
+        segments = self._segments(episodes)
         batch = MultiAgentBatch({DEFAULT_MODULE_ID: SampleBatch(segments)}, env_steps=int(segments[MASK].sum()))
         with self.metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
             results = self.learner_group.update(

@@ -1,9 +1,14 @@
 """SVG0Prior built and trained in-process on the Dict-observation navigation task: the prior sees
-only its keys, targets move, replay survives a checkpoint, and a prior transfers frozen."""
+only its keys, targets move, replay survives a checkpoint, and a prior transfers frozen; the same
+for the hierarchical variant, whose EnvRunner holds z for k steps."""
 
+from collections import defaultdict
+
+import numpy as np
 import pytest
 import ray
 import torch
+from ray.rllib.core.columns import Columns
 
 from behaviorlab.algorithms.svg0_prior.config import SVG0PriorConfig
 from behaviorlab.envs import register_with_tune
@@ -97,5 +102,99 @@ def test_lstm_prior_trains_on_long_segments(local_ray):
         assert learner["prior_loss"] > 0 and torch.isfinite(torch.tensor(learner["kl_to_prior"]))
         assert any(not torch.equal(before[k], v) for k, v in _module(algo).prior.state_dict().items())
         assert isinstance(_module(algo).prior.lstm, torch.nn.LSTM)
+    finally:
+        algo.stop()
+
+
+def _weights(algo, name):
+    return {key: value.clone() for key, value in getattr(_module(algo), name).state_dict().items()}
+
+
+def _assert_same(weights, reference):
+    for key, value in weights.items():
+        torch.testing.assert_close(value, reference[key])
+
+
+def _hierarchical_config(**training):
+    return _config(hierarchical=True, latent_dim=4, lower_hiddens=[32], kl_weight=0.1, **training)
+
+
+def test_hierarchical_variant_holds_z_trains_checkpoints_and_transfers_prior_and_lower_level(local_ray, tmp_path):
+    algo = _hierarchical_config(hold_steps=3).build_algo()
+    try:
+        # z is held for 3 steps, across the boundary between two rollout fragments too (module state).
+        pieces = defaultdict(list)
+        for chunk in algo.env_runner.sample(num_timesteps=20) + algo.env_runner.sample(num_timesteps=20):
+            pieces[chunk.id_].append(chunk)
+        assert any(len(chunks) == 2 for chunks in pieces.values())
+        for chunks in pieces.values():
+            states = [chunk.get_extra_model_outputs(Columns.STATE_OUT) for chunk in chunks]
+            countdown = np.concatenate([state["steps_left"] for state in states])
+            latents = np.concatenate([state["latent"] for state in states])
+            np.testing.assert_array_equal(countdown, [2 - t % 3 for t in range(len(countdown))])
+            changed = (latents[1:] != latents[:-1]).any(-1)
+            np.testing.assert_array_equal(changed, countdown[1:] == 2)
+
+        prior_before, lower_before = _weights(algo, "prior"), _weights(algo, "lower")
+        for _ in range(2):
+            result = algo.train()
+        learner = result["learners"]["default_policy"]
+        assert result["replay"]["updates_per_iteration"] > 0
+        for key in ("critic_loss", "actor_loss", "prior_loss", "kl_to_prior", "importance_ratio_mean"):
+            assert np.isfinite(learner[key]), key
+        assert learner["kl_to_prior"] > 0
+        assert 0.25 < learner["resampled_fraction"] < 0.45
+        assert any(not torch.equal(prior_before[k], v) for k, v in _weights(algo, "prior").items())
+        assert any(not torch.equal(lower_before[k], v) for k, v in _weights(algo, "lower").items())
+        # The acting copy holds both policy levels, and nothing else.
+        acting = algo.env_runner.module
+        assert hasattr(acting, "policy") and hasattr(acting, "lower")
+        assert not any(hasattr(acting, name) for name in ("critic", "prior", "target_lower"))
+
+        buffered = algo.local_replay_buffer.get_num_timesteps()
+        checkpoint = algo.save(str(tmp_path / "ckpt")).checkpoint.path
+        trained = {name: _weights(algo, name) for name in ("prior", "lower", "policy")}
+    finally:
+        algo.stop()
+
+    restored = _hierarchical_config(hold_steps=3).build_algo()
+    try:
+        restored.restore(checkpoint)
+        assert restored.local_replay_buffer.get_num_timesteps() == buffered
+        for name, weights in trained.items():
+            _assert_same(_weights(restored, name), weights)
+    finally:
+        restored.stop()
+
+    # Transfer to a new task (other target order, other layout): π0^H and the shared lower level are
+    # loaded and stay frozen, while the new high-level policy learns.
+    transfer = (_hierarchical_config(hold_steps=3, prior_checkpoint=checkpoint, freeze_prior=True,
+                                     freeze_lower_level=True)
+                .environment(env_config={"num_targets": 3, "max_episode_steps": 100, "sequence_seeds": [7],
+                                         "layout_seed": 7})
+                .build_algo())
+    try:
+        _assert_same(_weights(transfer, "prior"), trained["prior"])
+        _assert_same(_weights(transfer, "lower"), trained["lower"])
+        policy_start = _weights(transfer, "policy")
+        updates = sum(transfer.train()["replay"]["updates_per_iteration"] for _ in range(3))
+        assert updates > 0
+        _assert_same(_weights(transfer, "prior"), trained["prior"])
+        _assert_same(_weights(transfer, "lower"), trained["lower"])
+        assert any(not torch.equal(policy_start[k], v) for k, v in _weights(transfer, "policy").items())
+    finally:
+        transfer.stop()
+
+
+def test_hierarchical_variant_with_a_separate_lower_level_distils_both_prior_levels(local_ray):
+    algo = _hierarchical_config(shared_lower_level=False).build_algo()
+    try:
+        before = {name: _weights(algo, name) for name in ("prior", "prior_lower")}
+        result = algo.train()
+        learner = result["learners"]["default_policy"]
+        assert result["replay"]["updates_per_iteration"] > 0
+        assert np.isfinite(learner["prior_loss"]) and learner["kl_to_prior"] > 0
+        for name, weights in before.items():
+            assert any(not torch.equal(weights[k], v) for k, v in _weights(algo, name).items()), name
     finally:
         algo.stop()

@@ -6,10 +6,10 @@ import math
 import gymnasium as gym
 import pytest
 import torch
-from torch.distributions import Categorical, MixtureSameFamily, Independent, Normal
+from torch.distributions import Normal
 
 from behaviorlab.algorithms.svg0_prior.losses import (
-    gaussian_kl, hierarchical_kl_bound, retrace_critic_targets, soft_values, svg0_prior_loss)
+    gaussian_kl, retrace_critic_targets, soft_values, svg0_prior_loss)
 
 
 def test_gaussian_kl_matches_the_closed_form():
@@ -19,33 +19,6 @@ def test_gaussian_kl_matches_the_closed_form():
     expected = math.log(2.0) + (1 + 1) / 8 - 0.5
     assert gaussian_kl(p, q).item() == pytest.approx(expected, abs=1e-6)
     assert gaussian_kl(p, p).item() == pytest.approx(0.0, abs=1e-7)
-
-
-def _mixture(logits, means, stds):
-    return MixtureSameFamily(Categorical(logits=logits), Independent(Normal(means, stds), 1))
-
-
-def test_hierarchical_bound_holds_on_random_mixtures_and_is_tight_with_a_shared_lower_level():
-    torch.manual_seed(0)
-    for _ in range(5):
-        k, d = 3, 2
-        high_p, high_q = torch.randn(k), torch.randn(k)
-        means_p, means_q = torch.randn(k, d), torch.randn(k, d)
-        stds_p, stds_q = torch.rand(k, d) + 0.3, torch.rand(k, d) + 0.3
-        p, q = _mixture(high_p, means_p, stds_p), _mixture(high_q, means_q, stds_q)
-        samples = p.sample((200_000,))
-        monte_carlo_kl = (p.log_prob(samples) - q.log_prob(samples)).mean()
-        bound = hierarchical_kl_bound(Categorical(logits=high_p), Categorical(logits=high_q),
-                                      Normal(means_p, stds_p), Normal(means_q, stds_q))
-        assert monte_carlo_kl <= bound + 0.02
-        # Shared lower level: the bound is KL_H alone (and still bounds the true KL).
-        shared = hierarchical_kl_bound(Categorical(logits=high_p), Categorical(logits=high_q),
-                                       Normal(means_p, stds_p), Normal(means_p, stds_p))
-        kl_high = (Categorical(logits=high_p).probs * (Categorical(logits=high_p).logits
-                                                       - Categorical(logits=high_q).logits)).sum()
-        assert shared.item() == pytest.approx(kl_high.item(), abs=1e-6)
-        q_shared = _mixture(high_q, means_p, stds_p)
-        assert (p.log_prob(samples) - q_shared.log_prob(samples)).mean() <= shared + 0.02
 
 
 def test_retrace_targets_hand_computed_two_steps():

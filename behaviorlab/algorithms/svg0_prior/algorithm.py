@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from ray.rllib.algorithms.algorithm import Algorithm
 
+from behaviorlab.algorithms.common.segments import episodes_to_segments, split_chunks
 from behaviorlab.algorithms.offpolicy import SegmentReplayMixin
 from behaviorlab.algorithms.svg0_prior.config import SVG0PriorConfig
+from behaviorlab.algorithms.svg0_prior.hierarchical_module import latent_segments
 
 
 class SVG0Prior(SegmentReplayMixin, Algorithm):
@@ -34,3 +36,11 @@ class SVG0Prior(SegmentReplayMixin, Algorithm):
         self._log_replay(updates)
         if updates:
             self._sync_env_runners()
+
+    def _segments(self, episodes) -> dict:
+        """The shared segment arrays, plus (hierarchical) each step's z, countdown and joint log μ(z, a)."""
+        if not self.config.hierarchical:
+            return super()._segments(episodes)
+        chunks = split_chunks(episodes, self.config.segment_length)
+        return episodes_to_segments(chunks, self.config.segment_length) | latent_segments(
+            chunks, self.config.segment_length)

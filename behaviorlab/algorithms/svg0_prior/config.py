@@ -12,8 +12,8 @@ from typing_extensions import Self
 from behaviorlab.algorithms.offpolicy import SegmentConfigMixin
 
 MODEL_FIELDS = ("policy_keys", "critic_keys", "prior_keys", "policy_hiddens", "critic_hiddens", "prior_hiddens",
-                "min_std", "max_std", "action_samples", "prior_type",
-                "prior_lstm_size")
+                "min_std", "max_std", "action_samples", "prior_type", "prior_lstm_size", "latent_dim",
+                "shared_lower_level", "hold_steps", "lower_keys", "lower_hiddens")
 
 
 class SVG0PriorConfig(SegmentConfigMixin, AlgorithmConfig):
@@ -38,6 +38,19 @@ class SVG0PriorConfig(SegmentConfigMixin, AlgorithmConfig):
     - `lr` (1e-4, Adam), `grad_clip` (40, global norm), `reward_scale` (1).
     - `freeze_prior` (False): keep the prior's weights fixed, e.g. a prior loaded from another run's
       checkpoint (`prior_checkpoint`) for transfer to a new task.
+
+    Hierarchical (latent-variable) policy and prior, π(a|x) = ∫ π^H(z|x) π^L(a|z, x) dz and the same
+    for π0, with the KL replaced by its bound KL(π^H ‖ π0^H) + E_z[KL(π^L ‖ π0^L)]:
+    - `hierarchical` (False): turn it on. π^H reads `policy_keys`, π0^H `prior_keys` (and follows
+      `prior_type`/`prior_hiddens`), the critic Q(x, a, z) `critic_keys`.
+    - `latent_dim` (8): size of the diagonal Gaussian z (its std bounded by min_std/max_std too).
+    - `shared_lower_level` (True): one lower level is both π^L and π0^L, so only the high levels'
+      KL remains; False gives the prior its own π0^L and the full bound.
+    - `lower_keys` (None = prior_keys; must be among them), `lower_hiddens` ((200, 100)).
+    - `hold_steps` (k = 1): z is drawn afresh every k steps and held in between (the critic then
+      also sees the countdown).
+    - `freeze_lower_level` (False): keep π^L fixed (with a shared lower level this is π0^L too).
+    - `transfer_lower_level` (True): with `prior_checkpoint`, load π^L as well as the prior.
     """
 
     def __init__(self, algo_class=None):
@@ -74,6 +87,14 @@ class SVG0PriorConfig(SegmentConfigMixin, AlgorithmConfig):
         self.action_samples = 10
         self.prior_type = "mlp"
         self.prior_lstm_size = 128
+        self.hierarchical = False
+        self.latent_dim = 8
+        self.shared_lower_level = True
+        self.lower_keys = None
+        self.lower_hiddens = [200, 100]
+        self.hold_steps = 1
+        self.freeze_lower_level = False
+        self.transfer_lower_level = True
 
     def training(
         self,
@@ -101,6 +122,14 @@ class SVG0PriorConfig(SegmentConfigMixin, AlgorithmConfig):
         action_samples: int = NotProvided,
         prior_type: str = NotProvided,
         prior_lstm_size: int = NotProvided,
+        hierarchical: bool = NotProvided,
+        latent_dim: int = NotProvided,
+        shared_lower_level: bool = NotProvided,
+        lower_keys: list[str] = NotProvided,
+        lower_hiddens: list[int] = NotProvided,
+        hold_steps: int = NotProvided,
+        freeze_lower_level: bool = NotProvided,
+        transfer_lower_level: bool = NotProvided,
         **kwargs,
     ) -> Self:
         super().training(**kwargs)
@@ -121,6 +150,10 @@ class SVG0PriorConfig(SegmentConfigMixin, AlgorithmConfig):
             (self.action_samples >= 1, "action_samples must be >= 1"),
             (self.prior_type in ("mlp", "lstm"), "prior_type must be 'mlp' or 'lstm'"),
             (self.reward_scale > 0, "reward_scale must be > 0"),
+            (self.latent_dim >= 1, "latent_dim must be >= 1"),
+            (self.hold_steps >= 1, "hold_steps must be >= 1 (1 = a fresh z every step)"),
+            (self.hierarchical or not self.freeze_lower_level,
+             "freeze_lower_level needs hierarchical=True (only the hierarchical policy has a lower level)"),
         ]
         if self.prior_checkpoint:
             from behaviorlab.algorithms.svg0_prior.learner import module_checkpoint_dir
@@ -131,6 +164,10 @@ class SVG0PriorConfig(SegmentConfigMixin, AlgorithmConfig):
         self._raise_failed(checks)
 
     def get_default_rl_module_spec(self) -> RLModuleSpec:
+        if self.hierarchical:
+            from behaviorlab.algorithms.svg0_prior.hierarchical_module import HierarchicalSVG0PriorTorchRLModule
+
+            return RLModuleSpec(module_class=HierarchicalSVG0PriorTorchRLModule)
         from behaviorlab.algorithms.svg0_prior.module import SVG0PriorTorchRLModule
 
         return RLModuleSpec(module_class=SVG0PriorTorchRLModule)

@@ -11,7 +11,8 @@ from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 from torch.distributions import Normal
 
 from behaviorlab.algorithms.common.segments import BEHAVIOUR_DIST_INPUTS, MASK, REWARDS, TERMINATEDS
-from behaviorlab.algorithms.svg0_prior.losses import svg0_prior_loss
+from behaviorlab.algorithms.svg0_prior.hierarchical_module import BEHAVIOUR_LOG_PROB
+from behaviorlab.algorithms.svg0_prior.losses import latent_svg0_prior_loss, svg0_prior_loss
 
 
 def module_checkpoint_dir(checkpoint: str | Path) -> Path:
@@ -21,12 +22,17 @@ def module_checkpoint_dir(checkpoint: str | Path) -> Path:
     return nested if nested.is_dir() else path
 
 
-def prior_state_from_checkpoint(checkpoint: str | Path) -> dict[str, torch.Tensor]:
-    """The prior's weights from another SVG0Prior run's checkpoint (transfer to a new task)."""
+def states_from_checkpoint(checkpoint: str | Path, names: list[str]) -> dict[str, dict[str, torch.Tensor]]:
+    """The weights of the named networks (e.g. the prior) from another SVG0Prior run's checkpoint
+    (transfer to a new task)."""
     from ray.rllib.core.rl_module.rl_module import RLModule
 
-    source = RLModule.from_checkpoint(str(module_checkpoint_dir(checkpoint)))
-    return source.unwrapped().prior.state_dict()
+    source = RLModule.from_checkpoint(str(module_checkpoint_dir(checkpoint))).unwrapped()
+    missing = [name for name in names if not hasattr(source, name)]
+    if missing:
+        raise ValueError(f"prior_checkpoint {checkpoint}: its module has no {missing} (a flat prior cannot seed a "
+                         "hierarchical one, nor a shared lower level a separate one)")
+    return {name: getattr(source, name).state_dict() for name in names}
 
 
 class SVG0PriorTorchLearner(TorchLearner):
@@ -34,25 +40,30 @@ class SVG0PriorTorchLearner(TorchLearner):
         super().build()
         self._updates = 0
         if self.config.prior_checkpoint:
-            state = prior_state_from_checkpoint(self.config.prior_checkpoint)
             for module in self.module._rl_modules.values():
-                module.unwrapped().load_prior(state, source=self.config.prior_checkpoint)
+                module = module.unwrapped()
+                states = states_from_checkpoint(
+                    self.config.prior_checkpoint, module.transfer_parts(lower_level=self.config.transfer_lower_level))
+                module.load_transfer(states, source=self.config.prior_checkpoint)
 
     def configure_optimizers_for_module(self, module_id, config=None) -> None:
         module = self.module[module_id].unwrapped()
-        frozen = set(map(id, module.prior_parameters())) if config.freeze_prior else set()
-        if frozen:
-            for param in module.prior_parameters():
-                param.requires_grad_(False)
-        params = [p for p in module.parameters() if p.requires_grad and id(p) not in frozen]
+        frozen = (module.prior_parameters() if config.freeze_prior else []) + (
+            module.lower_parameters() if config.freeze_lower_level else [])
+        for param in frozen:
+            param.requires_grad_(False)
+        params = [p for p in module.parameters() if p.requires_grad]
         self.register_optimizer(module_id=module_id, optimizer=torch.optim.Adam(params, lr=config.lr),
                                 params=params, lr_or_lr_schedule=config.lr)
 
     def compute_loss_for_module(self, *, module_id, config, batch, fwd_out) -> torch.Tensor:
         actions = batch[Columns.ACTIONS].float()
-        mean, log_std = batch[BEHAVIOUR_DIST_INPUTS].chunk(2, dim=-1)
-        behaviour_log_prob = Normal(mean, log_std.exp()).log_prob(actions).sum(-1)
-        loss, stats = svg0_prior_loss(
+        if config.hierarchical:  # μ's joint log-prob of (z, a), stored by the EnvRunner
+            loss_fn, behaviour_log_prob = latent_svg0_prior_loss, batch[BEHAVIOUR_LOG_PROB].float()
+        else:
+            mean, log_std = batch[BEHAVIOUR_DIST_INPUTS].chunk(2, dim=-1)
+            loss_fn, behaviour_log_prob = svg0_prior_loss, Normal(mean, log_std.exp()).log_prob(actions).sum(-1)
+        loss, stats = loss_fn(
             fwd_out["svg0"], actions=actions, behaviour_log_prob=behaviour_log_prob,
             rewards=batch[REWARDS] * config.reward_scale, terminateds=batch[TERMINATEDS], mask=batch[MASK],
             gamma=config.gamma, retrace_lambda=config.retrace_lambda, kl_weight=config.kl_weight,

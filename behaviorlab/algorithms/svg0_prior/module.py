@@ -24,8 +24,6 @@ from torch.func import functional_call
 
 from behaviorlab.algorithms.svg0_prior.losses import SVG0Outputs
 
-TARGETS = ("policy", "critic", "prior")
-
 
 def selected_keys(space: gym.Space, keys: list[str] | None, role: str) -> list[str] | None:
     """The Dict keys a network reads (sorted for a fixed input layout); None for a Box observation."""
@@ -101,11 +99,30 @@ class LSTMGaussianPrior(nn.Module):
         return self.head(memory)
 
 
+def build_prior(cfg: dict[str, Any], inputs: int, outputs: int) -> nn.Module:
+    """The prior's network (`prior_type` mlp or lstm) from `inputs` features to a Gaussian over
+    `outputs` dimensions (actions, or the latent z of the hierarchical variant)."""
+    std_bounds = float(cfg.get("min_std", 0.1)), float(cfg.get("max_std", 1.0))
+    if cfg.get("prior_type", "mlp") == "lstm":
+        return LSTMGaussianPrior(inputs, int(cfg.get("prior_lstm_size", 128)), outputs, *std_bounds)
+    return GaussianHead(inputs, list(cfg.get("prior_hiddens", [200, 100])), outputs, *std_bounds)
+
+
+def executed_actions(actions: torch.Tensor) -> torch.Tensor:
+    """The action the env executes (RLlib clips normalised actions to [-1, 1]). The clip is
+    straight-through: a sample beyond the range still passes dQ/da back to the policy, which
+    a plain clamp would zero, leaving the mean untrained while the entropy bonus widens σ."""
+    return actions + (actions.clamp(-1.0, 1.0) - actions).detach()
+
+
 class SVG0PriorTorchRLModule(TorchRLModule, InferenceOnlyAPI):
+    # Networks with a hard-copied target network, and those of them an EnvRunner needs to act.
+    TARGETS: tuple[str, ...] = ("policy", "critic", "prior")
+    ACTING: tuple[str, ...] = ("policy",)
+
     def setup(self) -> None:
         cfg = self.model_config
-        if not isinstance(self.action_space, gym.spaces.Box):
-            raise ValueError(f"SVG0Prior needs continuous (Box) actions, got {self.action_space}")
+        self._check_box_actions()
         self.action_dim = int(np.prod(self.action_space.shape))
         self.policy_keys = selected_keys(self.observation_space, cfg.get("policy_keys"), "policy")
         self.policy = GaussianHead(input_size(self.observation_space, self.policy_keys),
@@ -118,18 +135,22 @@ class SVG0PriorTorchRLModule(TorchRLModule, InferenceOnlyAPI):
         self.action_samples = int(cfg.get("action_samples", 10))
         self.critic = mlp(input_size(self.observation_space, self.critic_keys) + self.action_dim,
                           list(cfg.get("critic_hiddens", [400, 300])), 1)
-        prior_inputs = input_size(self.observation_space, self.prior_keys)
-        std_bounds = float(cfg.get("min_std", 0.1)), float(cfg.get("max_std", 1.0))
-        if cfg.get("prior_type", "mlp") == "lstm":
-            self.prior = LSTMGaussianPrior(prior_inputs, int(cfg.get("prior_lstm_size", 128)), self.action_dim,
-                                           *std_bounds)
-        else:
-            self.prior = GaussianHead(prior_inputs, list(cfg.get("prior_hiddens", [200, 100])), self.action_dim,
-                                      *std_bounds)
-        for name in TARGETS:
+        self.prior = build_prior(cfg, input_size(self.observation_space, self.prior_keys), self.action_dim)
+        self._make_targets()
+
+    def _make_targets(self) -> None:
+        for name in self._targets():
             target = copy.deepcopy(getattr(self, name))
             target.requires_grad_(False)
             setattr(self, f"target_{name}", target)
+
+    def _targets(self) -> list[str]:
+        """The networks of TARGETS this module has (a variant may leave some out)."""
+        return [name for name in self.TARGETS if hasattr(self, name)]
+
+    def _check_box_actions(self) -> None:
+        if not isinstance(self.action_space, gym.spaces.Box):
+            raise ValueError(f"SVG0Prior needs continuous (Box) actions, got {self.action_space}")
 
     # --- acting -----------------------------------------------------------------------------
     def _forward(self, batch: dict[str, Any], **kwargs) -> dict[str, Any]:
@@ -166,11 +187,8 @@ class SVG0PriorTorchRLModule(TorchRLModule, InferenceOnlyAPI):
 
     @staticmethod
     def _q(critic, critic_in: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """Q of the action the env executes (RLlib clips normalised actions to [-1, 1]). The clip is
-        straight-through: a sample beyond the range still passes dQ/da back to the policy, which
-        a plain clamp would zero, leaving the mean untrained while the entropy bonus widens σ."""
-        clipped = actions + (actions.clamp(-1.0, 1.0) - actions).detach()
-        return critic(torch.cat([critic_in, clipped], dim=-1)).squeeze(-1)
+        """Q of the action the env executes (see `executed_actions`)."""
+        return critic(torch.cat([critic_in, executed_actions(actions)], dim=-1)).squeeze(-1)
 
     def _q_samples(self, critic, critic_in: torch.Tensor, samples: torch.Tensor) -> torch.Tensor:
         """Q at S action samples per state: samples [S, B, T, d] → [B, T, S]."""
@@ -178,20 +196,27 @@ class SVG0PriorTorchRLModule(TorchRLModule, InferenceOnlyAPI):
         return self._q(critic, expanded, samples).permute(1, 2, 0)
 
     def update_targets(self) -> None:
-        for name in TARGETS:
+        for name in self._targets():
             getattr(self, f"target_{name}").load_state_dict(getattr(self, name).state_dict())
 
-    def load_prior(self, state: dict[str, torch.Tensor], source: str) -> None:
-        """Prior (and its target) from a pre-trained run; the architectures must match."""
-        try:
-            self.prior.load_state_dict(state)
-        except RuntimeError as error:
-            raise ValueError(f"prior_checkpoint {source}: its prior does not fit this one (same prior_keys, "
-                             f"prior_hiddens and action space needed): {str(error).splitlines()[0]}") from None
-        self.target_prior.load_state_dict(state)
+    def transfer_parts(self, lower_level: bool) -> list[str]:
+        """The networks a transfer run loads from a pre-trained one: here π0 (only the hierarchical
+        variant has a lower level to add)."""
+        return ["prior"]
+
+    def load_transfer(self, states: dict[str, dict[str, torch.Tensor]], source: str) -> None:
+        """Networks (and their targets) from a pre-trained run, by name; the architectures must match."""
+        for name, state in states.items():
+            try:
+                getattr(self, name).load_state_dict(state)
+            except RuntimeError as error:
+                raise ValueError(f"prior_checkpoint {source}: its {name} does not fit this one (same keys, hidden "
+                                 f"sizes, latent_dim and action space needed): {str(error).splitlines()[0]}") from None
+            getattr(self, f"target_{name}").load_state_dict(state)
 
     def prior_parameters(self) -> list[nn.Parameter]:
         return list(self.prior.parameters())
 
     def get_non_inference_attributes(self) -> list[str]:
-        return ["critic", "prior", *(f"target_{name}" for name in TARGETS)]
+        # Called from __init__ of an inference-only copy too, before anything but ACTING exists.
+        return [name for name in self.TARGETS if name not in self.ACTING] + [f"target_{name}" for name in self.TARGETS]
