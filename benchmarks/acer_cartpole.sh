@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # ACER vs RLlib PPO vs RLlib DQN on CartPole-v1, plus ACER's replay-ratio ablation (0, 1, 4, 8).
 # 3 seeds each, run one after another on the same machine; ~30 min on 2 cores.
-# SWEEP=1 first reruns the search that chose ACER's lr and replay ratio (24 trials, ~7 min).
+# SWEEP=1 first reruns the two-stage search that chose ACER's settings (24 + 18 trials, ~12 min).
 # Output: curves and tables under docs/benchmarks/acer_{cartpole,replay_ratio,sweep}/ (see docs/benchmarks.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 results="${RESULTS:-benchmarks/results/$(date +%Y%m%d-%H%M%S)}"
 specs="cartpole-acer cartpole-ppo cartpole-acer-replay cartpole-dqn"
-if [[ "${SWEEP:-0}" == 1 ]]; then specs="cartpole-acer-sweep $specs"; fi
+if [[ "${SWEEP:-0}" == 1 ]]; then specs="cartpole-acer-sweep-8envs cartpole-acer-sweep $specs"; fi
 for spec in $specs; do
   behaviorlab run "benchmarks/specs/$spec.yaml" --results-dir "$results" --name "$spec"
 done
 if [[ "${SWEEP:-0}" == 1 ]]; then
+  behaviorlab report "$results/cartpole-acer-sweep-8envs" --threshold 475
   behaviorlab report "$results/cartpole-acer-sweep" --threshold 475
 fi
 behaviorlab compare "$results"/cartpole-{acer,ppo,dqn} --threshold 475 --out docs/benchmarks/acer_cartpole

@@ -1,8 +1,10 @@
 """CI learning test: the shipped ACER CartPole spec learns within a small budget.
 
-Env CartPole-v1, budget 15k env steps, seed 0, threshold: best mean return (100-episode window) ≥ 400.
-Measured (docs/benchmarks.md, replay ratio 8): seed 0 passed 400 at 8.5k–10.6k env steps in three
-runs, seeds 0–2 passed 300 by 6–11k and 475 at 8–21k; random play is ~22.
+Env CartPole-v1, budget 20k env steps, seed 0, threshold: best mean return ≥ 400 (RLlib's
+episode_return_mean: the mean over the episodes that ended in one ~2k-step iteration).
+Measured (docs/benchmarks.md, shipped spec): seed 0 passed 400 at 12.1k env steps (392 at 10.1k,
+494 at 14.1k); seeds 0–2 reached 475 at 12.1k ± 2.0k; random play is ~22. Runs are seeded, so the
+same machine repeats them exactly; the budget leaves room for other floating-point paths.
 """
 
 import subprocess
@@ -16,7 +18,7 @@ from tests.integration.conftest import REPO, cli_env
 
 pytestmark = pytest.mark.learning
 
-BUDGET_ENV_STEPS = 15_000
+BUDGET_ENV_STEPS = 20_000
 THRESHOLD = 400.0
 
 
