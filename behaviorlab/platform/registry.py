@@ -16,6 +16,7 @@ ALGORITHMS: dict[str, str] = {
     "SAC": "ray.rllib.algorithms.sac:SACConfig",
     "ACER": "behaviorlab.algorithms.acer.config:ACERConfig",
     "SVG0Prior": "behaviorlab.algorithms.svg0_prior.config:SVG0PriorConfig",
+    "LBC": "behaviorlab.algorithms.lbc.config:LBCConfig",
 }
 
 

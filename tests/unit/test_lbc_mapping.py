@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from behaviorlab.algorithms.lbc.mapping import centred_advantages, centred_logits, entropy_control, hybrid_behavior
+from behaviorlab.algorithms.lbc.mapping import (
+    centred_advantages, centred_logits, entropy_control, hybrid_behavior, hybrid_log_behavior)
 
 
 def _random_case(n=3, b=5, a=4, seed=0):
@@ -103,3 +104,24 @@ def test_centred_advantages_have_zero_mean_under_the_policy():
 def test_bad_inputs_raise(change, match):
     with pytest.raises(ValueError, match=match):
         hybrid_behavior(*change(*_random_case()))
+
+
+def test_log_behavior_is_the_log_of_the_mixture_and_stays_finite_where_probabilities_underflow():
+    stats, tau, omega = _random_case(n=3, b=16, a=6, seed=3)
+    log_mu = hybrid_log_behavior(stats, tau, omega)
+    torch.testing.assert_close(log_mu.exp(), hybrid_behavior(stats, tau, omega), rtol=0, atol=1e-6)
+    # One-hot rows: exactly the selected member's log-softmax (log 0 = -inf drops the others).
+    members = torch.tensor([0, 1, 2, 1])
+    one_hot = torch.nn.functional.one_hot(members, 3).float()
+    sharp = hybrid_log_behavior(stats[:, :4] * 10, tau[:4] * 0.05, one_hot)
+    for row, member in enumerate(members.tolist()):
+        scaled = stats[member, row] * 10
+        expected = torch.log_softmax((scaled - scaled.max()) / (tau[row, member] * 0.05), -1)
+        assert torch.equal(sharp[row], expected)
+    # There μ underflows to 0 for some actions, yet log μ stays finite.
+    assert (hybrid_behavior(stats[:, :4] * 10, tau[:4] * 0.05, one_hot) == 0).any()
+    assert torch.isfinite(sharp).all()
+    with pytest.raises(ValueError, match="hybrid_log_behavior: omega rows must sum to 1"):
+        hybrid_log_behavior(stats, tau, omega * 0.5)
+    with pytest.raises(ValueError, match="hybrid_log_behavior: every tau must be finite and > 0"):
+        hybrid_log_behavior(stats, -tau, omega)
