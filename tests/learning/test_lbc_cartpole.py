@@ -1,6 +1,6 @@
 """CI learning test: the shipped LBC CartPole spec learns within a small budget.
 
-Env CartPole-v1, budget 30k env steps, seed 0, threshold: mean return (RLlib's 100-episode window,
+Env CartPole-v1, budget 30k env steps, seed 0, threshold: mean return (RLlib's episode_return_mean: the episodes ended in one iteration,
 over every behaviour the bandit picks) ≥ 400; the run stops once it gets there.
 Measured (experiments/lbc/cartpole.yaml, 2 shared cores): seed 0 reached 480 at 12.1k env steps in
 two runs with identical curves (≈ 60 s of training), seed 1 reached 414 at 6.1k, seed 2 483 at 14.2k;
