@@ -1,4 +1,4 @@
-"""`behaviorlab` command line: run, validate, envs, algorithms, report, compare, local-cluster."""
+"""`behaviorlab` command line: run, validate, envs, algorithms, report, compare, local-cluster, data."""
 
 from __future__ import annotations
 
@@ -121,6 +121,43 @@ def _local_cluster(args) -> int:
         return _fail(str(error))
 
 
+def _frame_size(text: str) -> tuple[int, int]:
+    """`128` → (128, 128); `72x128` → (72, 128): height x width."""
+    parts = text.lower().split("x")
+    if len(parts) not in (1, 2) or not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a frame size; give N (square) or HEIGHTxWIDTH, e.g. 128 or 72x128")
+    return int(parts[0]), int(parts[-1])
+
+
+def _data_convert_vpt(args) -> int:
+    from behaviorlab.envs.datasets import DatasetError
+    from behaviorlab.envs.datasets.vpt import convert_vpt
+
+    height, width = args.size
+    command = " ".join(["behaviorlab data convert-vpt", args.index, args.out,
+                        f"--size {height}" if height == width else f"--size {height}x{width}",
+                        *(["--ray"] if args.ray else []), *(["--no-cursor"] if args.no_cursor else [])])
+    try:
+        convert_vpt(args.index, args.out, size=args.size, use_ray=args.ray, cursor=not args.no_cursor, command=command)
+    except DatasetError as error:
+        return _fail(str(error))
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; resume with: {command}", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _data_info(args) -> int:
+    from behaviorlab.envs.datasets import DatasetError, dataset_info
+
+    try:
+        info = dataset_info(args.path)
+    except DatasetError as error:
+        return _fail(str(error))
+    print(info.summary())
+    return _fail(info.problem) if info.problem else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="behaviorlab", description="Sample-efficient RL experiments on Ray RLlib + Tune.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -141,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(func=_validate)
 
     envs = sub.add_parser("envs", help="list registered envs")
-    envs.add_argument("--family", help="only this family (atari, classic control, mujoco)")
+    envs.add_argument("--family", help="only this family (atari, classic control, minatar, mujoco, navigation)")
     envs.set_defaults(func=_envs)
 
     algorithms = sub.add_parser("algorithms", help="list registered algorithms")
@@ -169,6 +206,22 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--results-dir", help="where the job writes results (default as for `run`)")
     local.add_argument("--timeout", type=float, default=1800, help="seconds before the job is abandoned")
     local.set_defaults(func=_local_cluster)
+
+    data = sub.add_parser("data", help="trajectory datasets: convert VPT recordings, summarise a dataset")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    convert = data_sub.add_parser("convert-vpt", help="VPT Minecraft recordings (index JSON of .mp4 + .jsonl) → a "
+                                                      "trajectory dataset; re-running resumes")
+    convert.add_argument("index", help='index file {"basedir": DIR, "relpaths": [...]}')
+    convert.add_argument("out", help="dataset directory to create, or to resume")
+    convert.add_argument("--size", type=_frame_size, default=(128, 128),
+                         help="stored frame size: N (square) or HEIGHTxWIDTH (default 128)")
+    convert.add_argument("--ray", action="store_true", help="decode segments as a Ray Data job (local Ray, or the "
+                                                            "cluster under `ray job submit`)")
+    convert.add_argument("--no-cursor", action="store_true", help="do not draw the mouse cursor on frames with a GUI open")
+    convert.set_defaults(func=_data_convert_vpt)
+    info = data_sub.add_parser("info", help="episodes, steps, observation/action spec and size of a dataset")
+    info.add_argument("path")
+    info.set_defaults(func=_data_info)
     return parser
 
 
