@@ -359,4 +359,34 @@ def compare(paths: list[str | Path], out_dir: str | Path, metric: str = "episode
     envs = {e.spec.get("env") for e in experiments}
     _plot(curves, key, metric, f"comparison on {envs.pop()}" if len(envs) == 1 else "comparison", png)
     rows = [row for e in experiments for row in _summary_rows(e, key, threshold)]
-    return [png, *_write_tables(rows, out, "compare")]
+    written = [png, *_write_tables(rows, out, "compare")]
+    atari_rows = _atari_summary_rows(experiments, key)
+    if atari_rows:
+        written += _write_tables(atari_rows, out, "atari")
+    return written
+
+
+def _atari_summary_rows(experiments: list[Experiment], key: str) -> list[dict]:
+    """Per algorithm over its Atari experiments (one per game; the mean final return over seeds):
+    games, mean and median human-normalised score, and human world records broken (HWRB)."""
+    if key != result_key("episode_return_mean"):
+        return []
+    from behaviorlab.envs.atari_scores import hns_summary, hwrb
+
+    scores: dict[str, dict[str, float]] = {}
+    for experiment in experiments:
+        game = _atari_game(experiment.spec)
+        finals = [f for f in (t.final(key) for t in experiment.trials) if f is not None]
+        if game and finals:
+            by_game = scores.setdefault(str(experiment.spec.get("algorithm", experiment.name)), {})
+            if game in by_game:
+                raise ReportError(f"{experiment.path}: a second {experiment.spec.get('algorithm')} experiment on {game}; "
+                                  "compare one experiment per (algorithm, game)")
+            by_game[game] = statistics.mean(finals)
+    rows = []
+    for algorithm, by_game in scores.items():
+        summary = hns_summary(by_game)
+        rows.append({"algorithm": algorithm, "games": summary["num_games"],
+                     "mean HNS %": _fmt(100 * summary["mean_hns"], ".1f"),
+                     "median HNS %": _fmt(100 * summary["median_hns"], ".1f"), "HWRB": hwrb(by_game)})
+    return rows

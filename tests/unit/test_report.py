@@ -62,3 +62,31 @@ def test_compare_groups_by_varying_params(tmp_path):
 def test_report_on_a_directory_without_results_fails_clearly(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     assert "no trial results" in capsys.readouterr().err
+
+
+def _atari_experiment(path, algorithm, game, returns_by_seed):
+    for seed, returns in enumerate(returns_by_seed):
+        _trial(path, f"trial_{seed}", seed, returns)
+    (path / "behaviorlab").mkdir()
+    (path / "behaviorlab" / "spec.yaml").write_text(f"algorithm: {algorithm}\nenv: ALE/{game}-v5\n")
+
+
+def test_compare_summarises_atari_runs_per_algorithm(tmp_path):
+    # Pong: random −20.7, human 14.6, world record 21; Breakout: random 1.7, human 30.5, record 864.
+    _atari_experiment(tmp_path / "lbc-pong", "LBC", "Pong", [[0, 21], [0, 21]])          # HNS (21+20.7)/35.3
+    _atari_experiment(tmp_path / "lbc-breakout", "LBC", "Breakout", [[0, 10], [0, 20]])  # HNS (15−1.7)/28.8
+    _atari_experiment(tmp_path / "appo-pong", "APPO", "Pong", [[0, -3.05]])             # HNS 0.5
+    paths = compare([tmp_path / "lbc-pong", tmp_path / "lbc-breakout", tmp_path / "appo-pong"], tmp_path / "out")
+    assert tmp_path / "out" / "atari.md" in paths
+    rows = {line.split(",")[0]: line.split(",") for line in (tmp_path / "out" / "atari.csv").read_text().splitlines()}
+    assert rows["algorithm"] == ["algorithm", "games", "mean HNS %", "median HNS %", "HWRB"]
+    pong, breakout = 41.7 / 35.3, 13.3 / 28.8
+    assert rows["LBC"][1] == "2" and rows["LBC"][4] == "1"  # only Pong reaches its world record
+    assert float(rows["LBC"][2]) == pytest.approx(100 * (pong + breakout) / 2, abs=0.05)
+    assert float(rows["LBC"][3]) == pytest.approx(100 * (pong + breakout) / 2, abs=0.05)
+    assert rows["APPO"][1:] == ["1", "50.0", "50.0", "0"]
+
+
+def test_compare_writes_no_atari_table_for_other_envs(tmp_path):
+    _trial(tmp_path / "a", "t0", 0, [1, 2])
+    assert not any(p.name.startswith("atari") for p in compare([tmp_path / "a"], tmp_path / "out"))
