@@ -165,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run an experiment spec (embedded local Ray unless --address)")
     run.add_argument("file", help="experiment YAML, e.g. experiments/ppo/cartpole.yaml")
     run.add_argument("--address", help="attach to a running Ray cluster (e.g. auto, 10.0.0.1:6379)")
-    run.add_argument("--smoke", action="store_true", help=f"one trial, a couple of iterations: a quick real check")
+    run.add_argument("--smoke", action="store_true", help="one trial, a couple of iterations: a quick real check")
     run.add_argument("--resume", action="store_true", help="continue the newest run of this spec from its checkpoints")
     run.add_argument("--results-dir", help="where experiment directories go: a path or an s3:// / gs:// URI "
                                           "(default ~/behaviorlab_results or $BEHAVIORLAB_RESULTS)")

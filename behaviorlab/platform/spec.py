@@ -203,7 +203,7 @@ def _check_config(file: Path, spec: ExperimentSpec) -> list[str]:
     for key, value in spec.config.items():
         if key in CONFIG_FIELDS_ELSEWHERE:
             raise SpecError(file, f"config.{key}", f"'{key}' is set by the spec's '{CONFIG_FIELDS_ELSEWHERE[key]}'",
-                            f"move it there")
+                            "move it there")
         if key not in fields:
             raise SpecError(file, f"config.{key}", f"{config_class.__name__} has no field '{key}'",
                             _closest(key, {f for f in fields if not f.startswith("_")}))
@@ -282,7 +282,7 @@ def _check_scheduler(file: Path, spec: ExperimentSpec, config_spaces: list[str])
     _, params = _signature_params(SCHEDULERS[kind])
     for arg in scheduler:
         if arg in _RUNNER_SET_SCHEDULER_ARGS:
-            raise SpecError(file, f"tune.scheduler.{arg}", f"'{arg}' comes from tune.{arg}", f"remove it here")
+            raise SpecError(file, f"tune.scheduler.{arg}", f"'{arg}' comes from tune.{arg}", "remove it here")
         if arg not in params:
             raise SpecError(file, f"tune.scheduler.{arg}", f"{kind} has no argument '{arg}'",
                             _closest(arg, params - _RUNNER_SET_SCHEDULER_ARGS))

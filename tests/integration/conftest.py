@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import ray
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
@@ -29,3 +30,11 @@ def run_cli(tmp_path):
 
     run.results = results
     return run
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """A 2-CPU Ray instance for the tests of one module that build algorithms in-process."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()

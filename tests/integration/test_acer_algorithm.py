@@ -1,20 +1,12 @@
 """ACER built and trained in-process: the average network moves, replay runs, continuous works."""
 
 import pytest
-import ray
 import torch
 
 from behaviorlab.algorithms.acer.algorithm import ACER
 from behaviorlab.algorithms.acer.config import ACERConfig
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 def _module_state(algo):

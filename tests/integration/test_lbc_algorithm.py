@@ -18,13 +18,6 @@ pytestmark = pytest.mark.integration
 ENVS_PER_RUNNER = 2
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
 def _config(num_env_runners):
     return (LBCConfig().environment("CartPole-v1")
             .env_runners(num_env_runners=num_env_runners, num_envs_per_env_runner=ENVS_PER_RUNNER)

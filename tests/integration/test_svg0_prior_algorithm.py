@@ -6,7 +6,6 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
-import ray
 import torch
 from ray.rllib.core.columns import Columns
 
@@ -18,11 +17,10 @@ ENV = "PointMassNavigation-v0"
 
 
 @pytest.fixture(scope="module")
-def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+def local_ray(local_ray):
+    """The shared Ray instance, with the navigation env registered."""
     register_with_tune(ENV)
-    yield
-    ray.shutdown()
+    return local_ray
 
 
 def _config(**training):

@@ -7,14 +7,9 @@ Measured (docs/benchmarks.md, shipped spec): seed 0 passed 400 at 12.1k env step
 same machine repeats them exactly; the budget leaves room for other floating-point paths.
 """
 
-import subprocess
-import sys
-
 import pytest
-import yaml
 
-from behaviorlab.platform.report import read_results
-from tests.integration.conftest import REPO, cli_env
+from tests.learning.runs import best_return, run_spec
 
 pytestmark = pytest.mark.learning
 
@@ -23,16 +18,7 @@ THRESHOLD = 400.0
 
 
 def test_acer_learns_cartpole(tmp_path):
-    spec = yaml.safe_load((REPO / "experiments/acer/cartpole.yaml").read_text())
-    spec.update(name="acer-learning", seeds=[0], stop={"env_steps": BUDGET_ENV_STEPS},
-                logging={"wandb": {"mode": "disabled"}, "tensorboard": False})
-    spec_file = tmp_path / "acer.yaml"
-    spec_file.write_text(yaml.safe_dump(spec))
-    proc = subprocess.run([sys.executable, "-m", "behaviorlab.platform.cli", "run", str(spec_file)], cwd=REPO,
-                          env=cli_env(tmp_path / "results"), capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    (trial,) = (tmp_path / "results" / "acer-learning").glob("trial_*")
-    rows = read_results(trial)
-    best = max(r.get("env_runners/episode_return_mean", 0) or 0 for r in rows)
+    rows = run_spec("experiments/acer/cartpole.yaml", "acer-learning", {"env_steps": BUDGET_ENV_STEPS}, tmp_path)
+    best = best_return(rows)
     assert rows[-1]["num_env_steps_sampled_lifetime"] <= BUDGET_ENV_STEPS + 3000
     assert best >= THRESHOLD, f"best mean return {best:.1f} < {THRESHOLD} within {BUDGET_ENV_STEPS} env steps"
