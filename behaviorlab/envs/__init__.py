@@ -60,12 +60,14 @@ def _atari_ids() -> tuple[str, ...]:
 def registered_envs() -> dict[str, str]:
     """env id → family, for `behaviorlab envs` and spec validation."""
     from behaviorlab.envs.minatar import MINATAR_IDS
+    from behaviorlab.envs.minigrid import babyai_ids
 
     envs = {env_id: "classic control" for env_id in CLASSIC_CONTROL}
     envs.update({env_id: "mujoco" for env_id in MUJOCO})
     envs.update({env_id: "atari" for env_id in _atari_ids()})
     envs.update({env_id: "minatar" for env_id in MINATAR_IDS})
     envs.update({env_id: "navigation" for env_id in NAVIGATION})
+    envs.update({env_id: "babyai" for env_id in babyai_ids()})
     return envs
 
 
@@ -114,6 +116,15 @@ def env_info(env_id: str) -> EnvInfo:
             except ImportError as error:
                 raise EnvConfigError("env", f"{env_id}: {error}") from None
             return EnvInfo(env_id, "minatar", _accepted_kwargs(make_minatar) - {"env_id"})
+    elif env_id.startswith("BabyAI-"):
+        from behaviorlab.envs.minigrid import babyai_ids, make_babyai, require_minigrid
+
+        try:
+            require_minigrid()
+        except ImportError as error:
+            raise EnvConfigError("env", f"{env_id}: {error}") from None
+        if env_id in babyai_ids():
+            return EnvInfo(env_id, "babyai", _accepted_kwargs(make_babyai) - {"env_id"})
     elif env_id in CLASSIC_CONTROL or env_id in MUJOCO:
         entry = gym.spec(env_id).entry_point
         env_class = _load_entry_point(entry) if isinstance(entry, str) else entry
@@ -150,6 +161,10 @@ def make_env(env_id: str, env_config: dict[str, Any] | None = None) -> gym.Env:
         from behaviorlab.envs.minatar import make_minatar
 
         return make_minatar(env_id, **env_config)
+    if env_id.startswith("BabyAI-"):
+        from behaviorlab.envs.minigrid import make_babyai
+
+        return make_babyai(env_id, **env_config)
     return gym.make(env_id, **env_config)
 
 

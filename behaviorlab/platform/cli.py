@@ -147,6 +147,27 @@ def _data_convert_vpt(args) -> int:
     return 0
 
 
+def _data_collect(args) -> int:
+    from behaviorlab.envs.datasets import DatasetError
+    from behaviorlab.envs.datasets.collect import collect_babyai
+
+    command = " ".join(["behaviorlab data collect", args.out, "--levels", *args.levels, "--episodes", str(args.episodes),
+                        "--seed", str(args.seed), *(["--max-episode-steps", str(args.max_episode_steps)]
+                                                    if args.max_episode_steps else [])])
+    try:
+        summary = collect_babyai(args.out, args.levels, args.episodes, seed=args.seed,
+                                 max_episode_steps=args.max_episode_steps, command=command)
+    except (DatasetError, ImportError) as error:
+        return _fail(str(error))
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; resume with: {command}", file=sys.stderr)
+        return 130
+    print(f"{args.out}: {summary.total_episodes:,} episodes ({summary.episodes_written:,} new, "
+          f"{summary.steps_written:,} steps at {summary.steps_per_second:,.0f} steps/s, "
+          f"{summary.episodes_skipped} skipped)")
+    return 0
+
+
 def _data_info(args) -> int:
     from behaviorlab.envs.datasets import DatasetError, dataset_info
 
@@ -178,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(func=_validate)
 
     envs = sub.add_parser("envs", help="list registered envs")
-    envs.add_argument("--family", help="only this family (atari, classic control, minatar, mujoco, navigation)")
+    envs.add_argument("--family", help="only this family (atari, babyai, classic control, minatar, mujoco, navigation)")
     envs.set_defaults(func=_envs)
 
     algorithms = sub.add_parser("algorithms", help="list registered algorithms")
@@ -219,6 +240,14 @@ def build_parser() -> argparse.ArgumentParser:
                                                             "cluster under `ray job submit`)")
     convert.add_argument("--no-cursor", action="store_true", help="do not draw the mouse cursor on frames with a GUI open")
     convert.set_defaults(func=_data_convert_vpt)
+    collect = data_sub.add_parser("collect", help="BabyAI bot episodes on random missions of chosen levels → a "
+                                                  "task-agnostic dataset; re-running resumes")
+    collect.add_argument("out", help="dataset directory to create, or to resume")
+    collect.add_argument("--levels", nargs="+", required=True, help="BabyAI level ids, e.g. BabyAI-GoToLocal-v0")
+    collect.add_argument("--episodes", type=int, required=True, help="episodes the dataset should hold")
+    collect.add_argument("--seed", type=int, default=0)
+    collect.add_argument("--max-episode-steps", type=int, help="time limit (default: each level's own)")
+    collect.set_defaults(func=_data_collect)
     info = data_sub.add_parser("info", help="episodes, steps, observation/action spec and size of a dataset")
     info.add_argument("path")
     info.set_defaults(func=_data_info)

@@ -17,6 +17,7 @@ ALGORITHMS: dict[str, str] = {
     "ACER": "behaviorlab.algorithms.acer.config:ACERConfig",
     "SVG0Prior": "behaviorlab.algorithms.svg0_prior.config:SVG0PriorConfig",
     "LBC": "behaviorlab.algorithms.lbc.config:LBCConfig",
+    "PTGM": "behaviorlab.algorithms.ptgm.config:PTGMConfig",
 }
 
 

@@ -1,0 +1,55 @@
+"""PTGM's high-level RL: PPO over goal codes with a KL penalty towards the pre-trained goal prior."""
+
+from __future__ import annotations
+
+from ray.rllib.algorithms.algorithm_config import NotProvided
+from ray.rllib.algorithms.ppo import PPOConfig
+from typing_extensions import Self
+
+from behaviorlab.algorithms.ptgm.losses import KL_DIRECTIONS
+
+
+class PTGMConfig(PPOConfig):
+    """PPO's fields, plus (set through `.training(...)` or a spec's `config:`):
+
+    - `goal_prior_path` (str, required): π_p file from the `prior` stage (`~` is expanded; the
+      learner loads it, so it must be readable where the learner runs).
+    - `goal_prior_kl_coeff` (λ, default 0.05, the paper's Minecraft value): weight of the KL term.
+    - `goal_prior_kl_direction` ("prior_to_policy", default: the paper's D_KL(π_p ‖ π_θ); or
+      "policy_to_prior").
+    The env is the goal-code env (`behaviorlab.algorithms.ptgm.env:make_goal_code_env`).
+    """
+
+    def __init__(self, algo_class=None):
+        from behaviorlab.algorithms.ptgm.algorithm import PTGM
+
+        super().__init__(algo_class=algo_class or PTGM)
+        self.goal_prior_path = ""
+        self.goal_prior_kl_coeff = 0.05
+        self.goal_prior_kl_direction = "prior_to_policy"
+
+    def training(self, *, goal_prior_path: str = NotProvided, goal_prior_kl_coeff: float = NotProvided,
+                 goal_prior_kl_direction: str = NotProvided, **kwargs) -> Self:
+        super().training(**kwargs)
+        if goal_prior_path is not NotProvided:
+            self.goal_prior_path = goal_prior_path
+        if goal_prior_kl_coeff is not NotProvided:
+            self.goal_prior_kl_coeff = goal_prior_kl_coeff
+        if goal_prior_kl_direction is not NotProvided:
+            self.goal_prior_kl_direction = goal_prior_kl_direction
+        return self
+
+    def get_default_learner_class(self):
+        from behaviorlab.algorithms.ptgm.learner import PTGMLearner
+
+        return PTGMLearner
+
+    def validate(self) -> None:
+        super().validate()
+        if not self.goal_prior_path:
+            self._value_error("PTGM needs `goal_prior_path`: the π_p file written by the `prior` stage")
+        if self.goal_prior_kl_direction not in KL_DIRECTIONS:
+            self._value_error(f"goal_prior_kl_direction must be one of {KL_DIRECTIONS}, not "
+                              f"{self.goal_prior_kl_direction!r}")
+        if self.goal_prior_kl_coeff < 0:
+            self._value_error(f"goal_prior_kl_coeff must be >= 0, not {self.goal_prior_kl_coeff}")

@@ -1,0 +1,92 @@
+"""The high-level env: the action is a goal code; π_L pursues that code's goal for k low-level steps.
+
+Reward of one high-level step = the sum of the env rewards of its low-level steps. The −λ·KL
+part of PTGM's per-step reward is not added here: it needs the high-level policy's probabilities,
+which the env never sees; the PTGM learner adds it to PPO's loss (see learner.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from behaviorlab.algorithms.ptgm.goals import load_codebook
+from behaviorlab.algorithms.ptgm.models import GoalConditionedPolicy, load_model
+
+LowLevelPolicy = Callable[[np.ndarray, np.ndarray], int]
+
+
+class GoalCodeEnv(gym.Wrapper):
+    """Discrete(num codes) actions over `env`; observation space unchanged.
+
+    `policy(obs, goal)` returns a low-level action. A high-level step ends early when the
+    episode does; `info["low_level_steps"]` says how many steps it took.
+    """
+
+    def __init__(self, env: gym.Env, policy: LowLevelPolicy, codes: np.ndarray, steps_per_goal: int):
+        super().__init__(env)
+        if steps_per_goal < 1:
+            raise ValueError(f"steps_per_goal must be at least 1, not {steps_per_goal}")
+        self.policy = policy
+        self.codes = np.asarray(codes, np.float32)
+        self.steps_per_goal = steps_per_goal
+        self.action_space = gym.spaces.Discrete(len(self.codes))
+        self._obs = None
+
+    def reset(self, *, seed=None, options=None):
+        self._obs, info = self.env.reset(seed=seed, options=options)
+        return self._obs, info
+
+    def step(self, code):
+        goal = self.codes[int(code)]
+        total, terminated, truncated, info, steps = 0.0, False, False, {}, 0
+        while steps < self.steps_per_goal and not (terminated or truncated):
+            self._obs, reward, terminated, truncated, info = self.env.step(self.policy(self._obs, goal))
+            total += float(reward)
+            steps += 1
+        return self._obs, total, terminated, truncated, {**info, "low_level_steps": steps}
+
+
+class SampledLowLevelPolicy:
+    """π_L as `policy(obs, goal) -> action`: samples from its action distribution (seeded), or
+    takes the most likely action when `greedy`."""
+
+    def __init__(self, model: GoalConditionedPolicy, *, greedy: bool = False, seed: int | None = None):
+        self.model = model
+        self.greedy = greedy
+        self.generator = torch.Generator()
+        if seed is None:
+            self.generator.seed()  # a fresh random seed
+        else:
+            self.generator.manual_seed(seed)
+
+    @torch.no_grad()
+    def __call__(self, obs: np.ndarray, goal: np.ndarray) -> int:
+        logits = self.model(torch.as_tensor(obs, dtype=torch.float32)[None], torch.as_tensor(goal)[None])[0]
+        if self.greedy:
+            return int(logits.argmax())
+        return int(torch.multinomial(torch.softmax(logits, -1), 1, generator=self.generator))
+
+
+def make_goal_code_env(level: str, low_level: str, codebook: str, steps_per_goal: int = 5, greedy: bool = False,
+                       max_episode_steps: int | None = None, seed: int | None = None) -> gym.Env:
+    """A BabyAI level driven through the pre-trained π_L and codebook (paths as the stages wrote them).
+
+    Args:
+        level: BabyAI level id (the downstream task).
+        low_level: π_L file from the `bc` stage.
+        codebook: codebook .npz from the `goals` stage.
+        steps_per_goal: k, low-level steps per high-level action.
+        greedy: π_L takes its most likely action instead of sampling.
+        max_episode_steps: low-level time limit (default the level's).
+        seed: seed of π_L's action sampling.
+    """
+    from behaviorlab.envs.minigrid import make_babyai
+
+    model, _ = load_model(low_level)
+    book = load_codebook(codebook)
+    policy = SampledLowLevelPolicy(model, greedy=greedy, seed=seed)
+    return GoalCodeEnv(make_babyai(level, max_episode_steps=max_episode_steps), policy, book.codes, steps_per_goal)

@@ -1,0 +1,32 @@
+"""PTGM's losses as pure torch functions."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+KL_DIRECTIONS = ("prior_to_policy", "policy_to_prior")
+_EPS = 1e-8
+
+
+def kl_penalty(prior_probs: torch.Tensor, policy_probs: torch.Tensor, direction: str = "prior_to_policy") -> torch.Tensor:
+    """KL between the goal prior π_p(·|s) and the high-level policy π_θ(·|s), per row (≥ 0).
+
+    "prior_to_policy": D_KL(π_p ‖ π_θ) = Σ π_p (log π_p − log π_θ), the paper's term (Yuan et al.
+    2024, eq. in §4.3): mass-covering, it punishes π_θ for dropping goals the prior finds likely.
+    "policy_to_prior": D_KL(π_θ ‖ π_p), mode-seeking (what SAC-style entropy-regularised
+    objectives use). The objective subtracts λ times this value from the return, so a larger KL
+    means a lower reward.
+    """
+    if direction == "prior_to_policy":
+        p, q = prior_probs, policy_probs
+    elif direction == "policy_to_prior":
+        p, q = policy_probs, prior_probs
+    else:
+        raise ValueError(f"kl_penalty: direction must be one of {KL_DIRECTIONS}, not {direction!r}")
+    return torch.sum(p * (torch.log(p + _EPS) - torch.log(q + _EPS)), dim=-1)
+
+
+def behaviour_cloning_loss(logits: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """Mean negative log-likelihood of the dataset's actions."""
+    return F.cross_entropy(logits, actions)
