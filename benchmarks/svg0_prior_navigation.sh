@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# SVG0Prior on point-mass 2nd-order navigation: no prior effect (KL 0) vs MLP prior vs LSTM prior,
+# 3 seeds × 40k env steps each (~25 min on 2 cores). Output: docs/benchmarks/svg0_prior_navigation/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+results="${RESULTS:-benchmarks/results}"
+for spec in pointmass-nav-mlp pointmass-nav-lstm; do
+  behaviorlab run "benchmarks/specs/$spec.yaml" --results-dir "$results" --name "$spec"
+done
+behaviorlab compare "$results/pointmass-nav-mlp" "$results/pointmass-nav-lstm" --threshold 20 \
+  --out docs/benchmarks/svg0_prior_navigation
