@@ -1,9 +1,9 @@
 """Environment registry: every env id a spec may name, with its creator and accepted kwargs.
 
 Families: classic control and MuJoCo v5 (gymnasium), Atari (ale-py, optional preprocessing),
-MinAtar (the optional ``minatar`` package; listed even when absent, and naming one then says how
-to install it), and user envs given as an import path ``package.module:factory`` (a
-gymnasium.Env class or a function of ``**env_config``). RLlib reaches envs through
+MinAtar (``minatar``), BabyAI (``minigrid``), the sequential-navigation tasks, and user envs given
+as an import path ``package.module:factory`` (a gymnasium.Env class or a function of
+``**env_config``). A MinAtar or BabyAI id whose package is missing fails with the install command. RLlib reaches envs through
 ``tune.register_env`` so Ray workers build them with the same creator, wherever they run.
 """
 
