@@ -1,13 +1,16 @@
-"""Tune and RLlib callbacks: concise progress lines and the non-finite metric guard."""
+"""Tune and RLlib callbacks: concise progress lines, the non-finite metric guard and result logs
+that survive trial restarts."""
 
 from __future__ import annotations
 
 import math
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from ray import tune
+from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
 from behaviorlab.platform.results import flatten
 
@@ -100,3 +103,21 @@ class ProgressPrinter(tune.Callback):
             except OSError:
                 pass
         self._print(f"{trial_label(trial)} FAILED: {message}")
+
+
+class _KeepLocalRows:
+    """Tune re-downloads a trial's log from storage each time the trial restarts (every PBT exploit
+    or pause), but storage is synced only periodically, so the stale copy overwrote the rows logged
+    since. Download only when this driver has no local copy (a run resumed by a new driver)."""
+
+    def _restore_from_remote(self, file_name: str, trial) -> None:
+        if not Path(trial.local_path, file_name).exists():
+            super()._restore_from_remote(file_name, trial)
+
+
+class CSVLogger(_KeepLocalRows, CSVLoggerCallback):
+    """progress.csv, one row per reported iteration."""
+
+
+class JsonLogger(_KeepLocalRows, JsonLoggerCallback):
+    """result.json, one line per reported iteration."""

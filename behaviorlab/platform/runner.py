@@ -116,9 +116,11 @@ def trial_dirname(trial) -> str:
 
 
 def _logger_callbacks(spec: ExperimentSpec) -> list:
-    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
+    from ray.tune.logger import TBXLoggerCallback
 
-    callbacks = [CSVLoggerCallback(), JsonLoggerCallback()]
+    from behaviorlab.platform.callbacks import CSVLogger, JsonLogger
+
+    callbacks = [CSVLogger(), JsonLogger()]
     if spec.logging.tensorboard:
         callbacks.append(TBXLoggerCallback())
     wandb = spec.logging.wandb

@@ -48,6 +48,8 @@ def test_pbt_exploits_and_report_shows_lineage(run_cli, tmp_path):
     # The exploiting trial continues from the donor's iteration with a perturbed lr.
     (trial_dir,) = exp.glob(f"trial_{int(target.split('_')[0]):05d}_*")
     rows = read_results(trial_dir, config_keys=("lr",))
+    # No row is lost when a trial restarts from another trial's checkpoint.
+    assert [row["training_iteration"] for row in rows] == list(range(1, 9))
     lrs = {row["config/lr"] for row in rows}
     assert len(lrs) >= 2 and new_config["lr"] in lrs
     assert any(row["training_iteration"] == donor_iteration + 1 for row in rows)
