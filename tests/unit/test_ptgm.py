@@ -7,7 +7,7 @@ import torch
 
 pytest.importorskip("sklearn")
 
-from behaviorlab.algorithms.ptgm.env import GoalCodeEnv
+from behaviorlab.algorithms.ptgm.env import GoalCodeEnv, SampledLowLevelPolicy
 from behaviorlab.algorithms.ptgm.goals import (
     fit_codebook,
     goal_embedding,
@@ -16,7 +16,7 @@ from behaviorlab.algorithms.ptgm.goals import (
     save_codebook,
 )
 from behaviorlab.algorithms.ptgm.losses import kl_penalty
-from behaviorlab.algorithms.ptgm.models import load_model
+from behaviorlab.algorithms.ptgm.models import GoalConditionedPolicy, load_model
 from behaviorlab.algorithms.ptgm.pretrain import (
     fit_goals,
     load_transitions,
@@ -184,3 +184,23 @@ def test_goal_code_env_runs_the_low_level_policy_k_steps_and_sums_rewards():
     obs, reward, terminated, _, info = env.step(1)  # only 2 steps left in the episode
     assert terminated and reward == 2.0 and info["low_level_steps"] == 2 and obs[0] == 10
     assert np.array_equal(calls[-1][1], codes[1])
+
+
+class _ActionRecorder(_Counter):
+    def step(self, action):
+        self.actions.append(action)
+        return super().step(action)
+
+
+def test_a_seeded_reset_reseeds_the_low_level_policys_sampling():
+    torch.manual_seed(0)
+    policy = SampledLowLevelPolicy(GoalConditionedPolicy(obs_dim=1, goal_dim=2, num_actions=3, hidden=(8,)))
+    base = _ActionRecorder(length=40)
+    env = GoalCodeEnv(base, policy, np.zeros((2, 2), np.float32), steps_per_goal=40)
+    runs = []
+    for seed in (7, 8, 7):
+        base.actions = []
+        env.reset(seed=seed)
+        env.step(0)
+        runs.append(base.actions)
+    assert runs[0] == runs[2] and runs[0] != runs[1]

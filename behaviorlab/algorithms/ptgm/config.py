@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.algorithms.ppo import PPOConfig
+from ray.rllib.utils import force_list
 from typing_extensions import Self
 
+from behaviorlab.algorithms.ptgm.callbacks import PTGMCallbacks
 from behaviorlab.algorithms.ptgm.losses import KL_DIRECTIONS
 
 
@@ -18,6 +20,8 @@ class PTGMConfig(PPOConfig):
     - `goal_prior_kl_direction` ("prior_to_policy", default: the paper's D_KL(π_p ‖ π_θ); or
       "policy_to_prior").
     The env is the goal-code env (`behaviorlab.algorithms.ptgm.env:make_goal_code_env`).
+    `validate` adds `PTGMCallbacks` (low-level env steps, episode success; see callbacks.py) to
+    whatever callbacks are set.
     """
 
     def __init__(self, algo_class=None):
@@ -53,3 +57,7 @@ class PTGMConfig(PPOConfig):
                               f"{self.goal_prior_kl_direction!r}")
         if self.goal_prior_kl_coeff < 0:
             self._value_error(f"goal_prior_kl_coeff must be >= 0, not {self.goal_prior_kl_coeff}")
+        # Compose with callbacks set elsewhere (e.g. by the platform) instead of replacing them.
+        callbacks = force_list(self.callbacks_class)
+        if not any(isinstance(c, type) and issubclass(c, PTGMCallbacks) for c in callbacks):
+            self.callbacks_class = callbacks + [PTGMCallbacks]

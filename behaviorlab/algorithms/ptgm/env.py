@@ -37,6 +37,10 @@ class GoalCodeEnv(gym.Wrapper):
         self._obs = None
 
     def reset(self, *, seed=None, options=None):
+        # As gymnasium asks of reset(seed): seed all the env's randomness, π_L's sampling included
+        # (RLlib seeds the first reset from the trial seed, so runs repeat).
+        if seed is not None and isinstance(self.policy, SampledLowLevelPolicy):
+            self.policy.generator.manual_seed(seed)
         self._obs, info = self.env.reset(seed=seed, options=options)
         return self._obs, info
 
@@ -82,7 +86,7 @@ def make_goal_code_env(level: str, low_level: str, codebook: str, steps_per_goal
         steps_per_goal: k, low-level steps per high-level action.
         greedy: π_L takes its most likely action instead of sampling.
         max_episode_steps: low-level time limit (default the level's).
-        seed: seed of π_L's action sampling.
+        seed: seed of π_L's action sampling (a seeded reset reseeds it).
     """
     from behaviorlab.envs.minigrid import make_babyai
 
