@@ -7,9 +7,11 @@ from collections import defaultdict
 import numpy as np
 import pytest
 import torch
+from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.core.columns import Columns
 
 from behaviorlab.algorithms.svg0_prior.config import SVG0PriorConfig
+from behaviorlab.algorithms.svg0_prior.learner import module_checkpoint_dir
 from behaviorlab.envs import register_with_tune
 
 pytestmark = pytest.mark.integration
@@ -89,6 +91,15 @@ def test_trains_on_dict_observations_with_an_asymmetric_prior(local_ray, tmp_pat
 def test_a_missing_prior_checkpoint_is_refused(local_ray, tmp_path):
     with pytest.raises(ValueError, match="prior_checkpoint .* is not a checkpoint directory"):
         _config(prior_checkpoint=str(tmp_path / "nothing")).validate()
+
+
+def test_a_trial_directory_names_its_newest_checkpoint(tmp_path, monkeypatch):
+    trial = tmp_path / "trial_00000_seed=0"
+    for name in ("checkpoint_000000", "checkpoint_000010", "checkpoint_000009"):
+        (trial / name / "learner_group" / "learner" / "rl_module" / DEFAULT_MODULE_ID).mkdir(parents=True)
+    monkeypatch.setenv("RESULTS", str(tmp_path))
+    assert module_checkpoint_dir("$RESULTS/trial_00000_seed=0") == (
+        trial / "checkpoint_000010" / "learner_group" / "learner" / "rl_module" / DEFAULT_MODULE_ID)
 
 
 def test_lstm_prior_trains_on_long_segments(local_ray):

@@ -160,7 +160,8 @@ class SVG0PriorConfig(SegmentConfigMixin, AlgorithmConfig):
 
             checks.append((module_checkpoint_dir(self.prior_checkpoint).is_dir(),
                            f"prior_checkpoint {self.prior_checkpoint} is not a checkpoint directory; give a "
-                           "trial's checkpoint_* directory from an SVG0Prior run"))
+                           "trial directory or its checkpoint_* directory of a finished SVG0Prior run (run the "
+                           "pre-training spec first, e.g. experiments/svg0_prior/pointmass_nav.yaml)"))
         self._raise_failed(checks)
 
     def get_default_rl_module_spec(self) -> RLModuleSpec:

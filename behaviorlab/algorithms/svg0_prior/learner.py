@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
@@ -16,8 +17,13 @@ from behaviorlab.algorithms.svg0_prior.losses import latent_svg0_prior_loss, svg
 
 
 def module_checkpoint_dir(checkpoint: str | Path) -> Path:
-    """The RLModule directory inside an algorithm checkpoint (or the module directory itself)."""
-    path = Path(checkpoint).expanduser()
+    """The RLModule directory inside an algorithm checkpoint, inside a trial directory's newest
+    checkpoint (so a spec can name a pre-training trial before it has run), or the module directory
+    itself. `~` and `$VARIABLES` are expanded."""
+    path = Path(os.path.expandvars(str(checkpoint))).expanduser()
+    checkpoints = sorted(path.glob("checkpoint_*"))  # zero-padded: the newest sorts last
+    if checkpoints:
+        path = checkpoints[-1]
     nested = path / "learner_group" / "learner" / "rl_module" / DEFAULT_MODULE_ID
     return nested if nested.is_dir() else path
 
