@@ -31,10 +31,11 @@ def _validate(args) -> int:
 
 
 def _run(args) -> int:
-    from behaviorlab.platform.spec import SpecError, load_spec
+    from behaviorlab.platform.spec import SpecError, check_inputs, load_spec
 
     try:
         spec = load_spec(args.file)
+        check_inputs(Path(args.file), spec)
     except SpecError as error:
         return _fail(str(error))
     if args.name:

@@ -222,6 +222,14 @@ def _check_config(file: Path, spec: ExperimentSpec) -> list[str]:
     return spaces
 
 
+def check_inputs(file: Path, spec: ExperimentSpec) -> None:
+    """Inputs that other runs make (e.g. a pre-trained prior) must exist before a run starts. Not
+    part of `load_spec`: a transfer spec is valid before its pre-training run has happened."""
+    config = apply_config(algorithm_config_class(spec.algorithm)(), sample_value(spec.config))
+    for key, (problem, fix) in getattr(config, "missing_inputs", dict)().items():
+        raise SpecError(file, f"config.{key}", problem, fix)
+
+
 def _check_metric_name(file: Path, key: str, name: str) -> None:
     if name in FRIENDLY_METRICS or name in RAW_TOP_LEVEL_KEYS or "/" in name:
         return

@@ -88,9 +88,13 @@ def test_trains_on_dict_observations_with_an_asymmetric_prior(local_ray, tmp_pat
         transfer.stop()
 
 
-def test_a_missing_prior_checkpoint_is_refused(local_ray, tmp_path):
-    with pytest.raises(ValueError, match="prior_checkpoint .* is not a checkpoint directory"):
-        _config(prior_checkpoint=str(tmp_path / "nothing")).validate()
+def test_a_missing_prior_checkpoint_is_reported_as_a_missing_input(tmp_path):
+    config = _config(prior_checkpoint=str(tmp_path / "nothing"))
+    config.validate()  # a transfer spec is valid before its pre-training run exists
+    problem, fix = config.missing_inputs()["prior_checkpoint"]
+    assert "is not a checkpoint directory" in problem and "pre-training spec first" in fix
+    (tmp_path / "nothing").mkdir()
+    assert _config(prior_checkpoint=str(tmp_path / "nothing")).missing_inputs() == {}
 
 
 def test_a_trial_directory_names_its_newest_checkpoint(tmp_path, monkeypatch):

@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -92,6 +93,20 @@ def test_run_with_bad_spec_starts_and_writes_nothing(tmp_path):
     assert "config.lrr" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert not results.exists()
     assert "Started a local Ray" not in proc.stderr + proc.stdout
+
+
+def test_run_refuses_a_transfer_spec_whose_pre_training_run_is_missing(tmp_path):
+    """`validate` accepts the shipped transfer spec; `run` names the missing checkpoint and starts nothing."""
+    shipped = Path(__file__).parents[2] / "experiments" / "svg0_prior" / "pointmass_transfer.yaml"
+    spec = tmp_path / "transfer.yaml"
+    spec.write_text(shipped.read_text().replace("~/behaviorlab_results", str(tmp_path / "none")))
+    load_spec(spec)
+    results = tmp_path / "results"
+    proc = subprocess.run([sys.executable, "-m", "behaviorlab.platform.cli", "run", str(spec), "--results-dir", str(results)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert f"{spec}:config.prior_checkpoint: " in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert "pointmass_nav.yaml" in proc.stderr and not results.exists()
 
 
 def test_valid_spec_defaults_and_yaml_floats(tmp_path):

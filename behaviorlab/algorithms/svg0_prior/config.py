@@ -155,14 +155,19 @@ class SVG0PriorConfig(SegmentConfigMixin, AlgorithmConfig):
             (self.hierarchical or not self.freeze_lower_level,
              "freeze_lower_level needs hierarchical=True (only the hierarchical policy has a lower level)"),
         ]
-        if self.prior_checkpoint:
-            from behaviorlab.algorithms.svg0_prior.learner import module_checkpoint_dir
-
-            checks.append((module_checkpoint_dir(self.prior_checkpoint).is_dir(),
-                           f"prior_checkpoint {self.prior_checkpoint} is not a checkpoint directory; give a "
-                           "trial directory or its checkpoint_* directory of a finished SVG0Prior run (run the "
-                           "pre-training spec first, e.g. experiments/svg0_prior/pointmass_nav.yaml)"))
         self._raise_failed(checks)
+
+    def missing_inputs(self) -> dict[str, tuple[str, str]]:
+        """Inputs another run makes, as {field: (problem, fix)} for each that is missing. `behaviorlab
+        run` checks them, `validate` does not: a transfer spec is valid before its pre-training run."""
+        from behaviorlab.algorithms.svg0_prior.learner import module_checkpoint_dir
+
+        if self.prior_checkpoint and not module_checkpoint_dir(self.prior_checkpoint).is_dir():
+            return {"prior_checkpoint": (
+                f"{self.prior_checkpoint} is not a checkpoint directory",
+                "give a trial directory or its checkpoint_* directory of a finished SVG0Prior run (run the "
+                "pre-training spec first, e.g. experiments/svg0_prior/pointmass_nav.yaml)")}
+        return {}
 
     def get_default_rl_module_spec(self) -> RLModuleSpec:
         if self.hierarchical:
