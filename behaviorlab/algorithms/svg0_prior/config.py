@@ -163,10 +163,9 @@ class SVG0PriorConfig(SegmentConfigMixin, AlgorithmConfig):
         from behaviorlab.algorithms.svg0_prior.learner import module_checkpoint_dir
 
         if self.prior_checkpoint and not module_checkpoint_dir(self.prior_checkpoint).is_dir():
-            return {"prior_checkpoint": (
-                f"{self.prior_checkpoint} is not a checkpoint directory",
-                "give a trial directory or its checkpoint_* directory of a finished SVG0Prior run (run the "
-                "pre-training spec first, e.g. experiments/svg0_prior/pointmass_nav.yaml)")}
+            fix = ("give a trial directory or its checkpoint_* directory of a finished SVG0Prior run (run the "
+                   "pre-training spec first, e.g. experiments/svg0_prior/pointmass_nav.yaml)")
+            return {"prior_checkpoint": (f"{self.prior_checkpoint} is not a checkpoint directory", fix)}
         return {}
 
     def get_default_rl_module_spec(self) -> RLModuleSpec:
