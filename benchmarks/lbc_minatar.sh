@@ -6,18 +6,18 @@
 # shared CPU cores (11 of them, ≈ 1–1.5 h in all), an APPO trial ≈ 2 min. Steps can run in two
 # shells at once (e.g. `lbc single best` and `uniform appo`, starting `best` after `single`).
 # Output: docs/benchmarks/lbc_minatar/{returns,arms}.png, table.md and eval.md.
-#   benchmarks/lbc_minatar.sh [--results-dir DIR] [STEP ...]   STEP: lbc uniform single best appo report eval
+#   benchmarks/lbc_minatar.sh [--results-dir DIR] [STEP ...]   STEP: lbc uniform lbc8 uniform8 single best appo report eval
 set -euo pipefail
 cd "$(dirname "$0")/.."
 results=/tmp/bench
 if [[ "${1:-}" == "--results-dir" ]]; then results="$2"; shift 2; fi
 steps=("$@")
-[[ ${#steps[@]} -gt 0 ]] || steps=(lbc uniform single best appo report eval)
+[[ ${#steps[@]} -gt 0 ]] || steps=(lbc uniform lbc8 uniform8 single best appo report eval)
 bl=.venv/bin/behaviorlab; py=.venv/bin/python
 [[ -x $bl ]] || { bl=behaviorlab; py=python; }
 for step in "${steps[@]}"; do
   case "$step" in
-    lbc|uniform|single|appo)
+    lbc|uniform|lbc8|uniform8|single|appo)
       $bl run "benchmarks/specs/lbc-minatar-breakout-$step.yaml" --results-dir "$results" \
         --name "lbc-minatar-breakout-$step" ;;
     best)

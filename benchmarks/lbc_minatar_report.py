@@ -1,6 +1,6 @@
 """Tables and plots of the LBC benchmark on MinAtar Breakout (issue #5; `benchmarks/lbc_minatar.sh`).
 
-Reads every trial's result.json under RESULTS/lbc-minatar-breakout-{lbc,uniform,single,best,appo}
+Reads every trial's result.json under RESULTS/lbc-minatar-breakout-{lbc,uniform,lbc8,uniform8,single,best,appo}
 with `behaviorlab.platform.report.read_results` and writes, under --out:
   returns.png  mean return vs env steps per variant (mean over seeds, shaded ± std);
   arms.png     the LBC runs' arm selection vs env steps (share of the episodes of each τ bin and
@@ -24,6 +24,7 @@ from pathlib import Path
 import warnings
 
 import numpy as np
+import yaml
 
 from behaviorlab.platform.report import read_results
 
@@ -34,6 +35,7 @@ CHECKPOINTS = (10_000, 20_000, 30_000, 40_000)
 GRID = np.arange(2_000, 40_001, 1_000)
 REPLAY_START = 5_000
 TOL = 1_000  # env steps: iterations are ≈ 2.1k env steps for LBC
+LBC8 = "LBC, 8 arms (τ ≤ 2.2, UCB c ≤ 0.3)"
 CONFIG_KEYS = ("seed", "meta_controller/pinned_arm")  # LBC's replay_start in the specs: the learner-bound phase begins here
 
 
@@ -132,7 +134,8 @@ def best_member(results: Path) -> int:
 def variants(results: Path) -> dict[str, list[tuple[str, list[dict]]]]:
     """Label → trials. Single members: 'member i (seed 0)' each, and 'best single member (i)'
     = member i's seed-0 trial plus the 'best' experiment's seeds 1 and 2."""
-    out = {"LBC (bandit)": trials(results, "lbc"), "uniform random ψ": trials(results, "uniform")}
+    out = {"LBC (bandit)": trials(results, "lbc"), "uniform random ψ": trials(results, "uniform"),
+           LBC8: trials(results, "lbc8"), "uniform random ψ over those 8 arms": trials(results, "uniform8")}
     singles = {pinned_arm(rows, trial): (trial, rows) for trial, rows in trials(results, "single")}
     best = trials(results, "best")
     if best:
@@ -196,26 +199,27 @@ def plot_returns(groups: dict, window: float, path: Path) -> None:
     plt.close(fig)
 
 
-def arm_groups(num_arms: int) -> tuple[list[str], list[str]]:
-    """τ-bin and ω-group label of each arm, from the arm construction of the LBC spec (defaults of
-    MetaControllerConfig: 3 τ bins × [one_hot ×3, dominant ×3, uniform], τ bins ascending)."""
+def arm_groups(num_arms: int, meta_controller: dict | None = None) -> tuple[list[str], list[str]]:
+    """τ-bin and ω-group label of each arm, from the arm construction of the spec's meta-controller
+    settings (default: MetaControllerConfig's, 3 τ bins × [one_hot ×3, dominant ×3, uniform])."""
     from behaviorlab.algorithms.lbc.meta_controller import MetaControllerConfig, build_arms
 
-    arms = build_arms(3, MetaControllerConfig())
+    arms = build_arms(3, MetaControllerConfig(**(meta_controller or {})))
     if len(arms) != num_arms:
-        raise SystemExit(f"expected {len(arms)} arms (default meta-controller, 3 members), found {num_arms}")
+        raise SystemExit(f"expected {len(arms)} arms (meta-controller {meta_controller or 'defaults'}, 3 members), "
+                         f"found {num_arms}")
     taus = [f"τ ∈ [{a.tau_low:.2g}, {a.tau_high:.2g}]" for a in arms]
-    omegas = ["ω uniform" if a.member is None else f"ω on member {a.member} (one-hot or dominant)" for a in arms]
+    omegas = ["ω uniform" if a.member is None else f"ω on member {a.member}" for a in arms]
     return taus, omegas, arms
 
 
-def plot_arms(found: list, path: Path, bin_steps: int = 4_000) -> None:
+def plot_arms(found: list, path: Path, meta_controller: dict | None = None, bin_steps: int = 4_000) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     num_arms = len({key.split("/")[1] for key in found[0][1][-1] if key.startswith("meta_controller/arm_")})
-    taus, omegas, arms = arm_groups(num_arms)
+    taus, omegas, arms = arm_groups(num_arms, meta_controller)
     edges = np.arange(0, 40_001, bin_steps)
     # Per seed: episodes finished per arm in each env-step bin (lifetime pulls interpolated).
     counts = []
@@ -249,8 +253,8 @@ def plot_arms(found: list, path: Path, bin_steps: int = 4_000) -> None:
     image = axes[2].imshow(mean_share, aspect="auto", origin="lower", cmap="viridis",
                            extent=(edges[0], edges[-1], -0.5, num_arms - 0.5))
     axes[2].set_yticks(range(num_arms))
-    axes[2].set_yticklabels([f"{k}: {t.split('[')[1][:-1]} / {o.replace('ω on member ', 'm').replace(' (one-hot or dominant)', '/' + a.omega_mode).replace('ω ', '')}"
-                             for k, (t, o, a) in enumerate(zip(taus, omegas, arms))], fontsize=6)
+    axes[2].set_yticklabels([f"{k}: {t.split('[')[1][:-1]} / " + ("uniform" if a.member is None else f"m{a.member}/{a.omega_mode}")
+                             for k, (t, a) in enumerate(zip(taus, arms))], fontsize=6)
     axes[2].set_title("per arm (mean over seeds)")
     axes[2].set_xlabel("env steps")
     fig.colorbar(image, ax=axes[2], label="share")
@@ -298,6 +302,9 @@ def main() -> None:
     plot_returns(groups, args.window, args.out / "returns.png")
     if "LBC (bandit)" in groups:
         plot_arms(groups["LBC (bandit)"], args.out / "arms.png")
+    if LBC8 in groups:
+        spec = yaml.safe_load((Path(__file__).parent / "specs" / f"{PREFIX}lbc8.yaml").read_text())
+        plot_arms(groups[LBC8], args.out / "arms_8.png", spec["config"]["meta_controller"])
     text = (f"{table(groups, args.window)}\n\nPer seed:\n\n{per_seed(groups, args.window)}\n\n"
             f"Return per arm group at 40k (last ≈ 400 episodes):\n\n{arm_returns(groups)}\n")
     (args.out / "table.md").write_text(text)
