@@ -39,8 +39,8 @@ CONFIG_FIELDS_ELSEWHERE = {
 SCHEDULERS = {
     "fifo": "ray.tune.schedulers:FIFOScheduler",
     "asha": "ray.tune.schedulers:ASHAScheduler",
-    "pbt": "ray.tune.schedulers:PopulationBasedTraining",
-    "pb2": "ray.tune.schedulers.pb2:PB2",
+    "pbt": "behaviorlab.platform.schedulers:PopulationBasedTraining",
+    "pb2": "behaviorlab.platform.schedulers:PB2",
 }
 SEARCHERS = ("random", "optuna")
 # Scheduler arguments the runner fills in from the rest of the spec.

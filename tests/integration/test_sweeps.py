@@ -61,3 +61,47 @@ def test_pbt_exploits_and_report_shows_lineage(run_cli, tmp_path):
     assert "→" in lineage[2]
     assert (exp / "report" / "trials.png").stat().st_size > 10_000
     assert "best configuration: trial_" in report.stdout and "ended with lr=" in report.stdout
+
+
+def test_synch_pbt_trial_exploited_while_saving_runs_to_the_end(local_ray, tmp_path):
+    """The race behaviorlab.platform.schedulers fixes, made certain: the weak trial is still saving
+    its pause checkpoint when the strong one reaches the synchronous perturbation point."""
+    import time
+
+    from ray import tune
+
+    from behaviorlab.platform.schedulers import PopulationBasedTraining
+
+    class Trainable(tune.Trainable):
+        def setup(self, config):
+            self.score = 0.0
+
+        def step(self):
+            time.sleep(self.config["step_s"])
+            self.score += self.config["gain"]
+            return {"score": self.score}
+
+        def save_checkpoint(self, checkpoint_dir):
+            time.sleep(self.config["save_s"])
+            return {"score": self.score}
+
+        def load_checkpoint(self, checkpoint):
+            self.score = checkpoint["score"]
+
+    scheduler = PopulationBasedTraining(
+        time_attr="training_iteration", metric="score", mode="max", perturbation_interval=2,
+        quantile_fraction=0.5, synch=True, hyperparam_mutations={"gain": [0.1, 1.0]})
+    # Every iteration checkpoints. Trial 0: weak, fast steps, 4 s saves, so it reaches iteration 2
+    # at ≈ 4 s and saves its pause checkpoint until ≈ 8 s; trial 1: strong, 3 s steps, reaches
+    # iteration 2 at ≈ 6 s, during that save.
+    space = {"gain": tune.grid_search([0.1, 1.0])}
+    slow = {0.1: (0.05, 4.0), 1.0: (3.0, 0.0)}
+    tuner = tune.Tuner(
+        tune.with_resources(Trainable, {"cpu": 1}),
+        param_space={**space, "step_s": tune.sample_from(lambda spec: slow[spec.config.gain][0]),
+                     "save_s": tune.sample_from(lambda spec: slow[spec.config.gain][1])},
+        tune_config=tune.TuneConfig(scheduler=scheduler),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), stop={"training_iteration": 6}, verbose=0,
+                                  checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1)))
+    results = tuner.fit()
+    assert sorted(result.metrics["training_iteration"] for result in results) == [6, 6]
