@@ -1,6 +1,6 @@
-"""Report of benchmarks/ptgm_babyai.sh: env steps to stable success on BabyAI GoToLocal for PTGM
-(λ = 0.05), PTGM without the goal prior (λ = 0) and flat PPO, all counted in LOW-level env steps,
-plus the wall time of the offline stages (dataset, π_L, codebook, prior).
+"""Report of benchmarks/ptgm_babyai.sh: env steps to stable success on a BabyAI level for PTGM
+(λ = 0.05), PTGM without the goal prior (λ = 0), PTGM with an off-policy (ACER) high level and
+flat PPO, all counted in LOW-level env steps, plus the wall time of the offline stages (dataset, π_L, codebook, prior).
 
 Stable success: the first iteration i whose per-iteration `episode_return_mean` (RLlib's mean
 over the episodes that ended in that iteration) is ≥ THRESHOLD at i and at the next CONSECUTIVE − 1 iterations; the
@@ -10,7 +10,7 @@ Low-level env steps: `env_runners/low_level_env_steps_lifetime` for PTGM (PTGMCa
 `env_runners/num_env_steps_sampled_lifetime` for flat PPO (one env step = one low-level step).
 
 Usage: python benchmarks/ptgm_babyai_report.py RESULTS [--artifacts DIR] [--out DIR]
-       [--threshold 0.5] [--consecutive 3]
+       [--threshold 0.5] [--consecutive 3] [--prefix ptgm-babyai-gotolocal] [--level GoToLocal]
 Writes OUT/returns.png, OUT/summary.md (tables) and OUT/steps_to_success.csv; prints summary.md.
 """
 
@@ -26,11 +26,13 @@ import numpy as np
 
 from behaviorlab.platform.report import read_results
 
-VARIANTS = (  # (experiment name, label)
-    ("ptgm-babyai-gotolocal", "PTGM (λ = 0.05)"),
-    ("ptgm-babyai-gotolocal-lambda0", "PTGM, no goal prior (λ = 0)"),
-    ("ptgm-babyai-gotolocal-flat-ppo", "flat PPO"),
+VARIANTS = (  # (experiment name after the --prefix, label)
+    ("", "PTGM (λ = 0.05)"),
+    ("-lambda0", "PTGM, no goal prior (λ = 0)"),
+    ("-acer", "PTGM, off-policy high level (ACER, λ = 0.05)"),
+    ("-flat-ppo", "flat PPO"),
 )
+FLAT = "-flat-ppo"
 RETURN = "env_runners/episode_return_mean"
 SUCCESS = "env_runners/episode_success_mean"
 LOW_LEVEL = "env_runners/low_level_env_steps_lifetime"
@@ -122,14 +124,14 @@ def dataset_size(artifacts: Path) -> str:
     return f"bot episodes of {levels}"
 
 
-def plot(curves: dict[str, dict[int, dict]], threshold: float, out: Path) -> None:
+def plot(curves: dict[str, dict[int, dict]], threshold: float, level: str, out: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    for (name, label), color in zip(VARIANTS, ("tab:blue", "tab:orange", "tab:green")):
+    for (name, label), color in zip(VARIANTS, ("tab:blue", "tab:orange", "tab:purple", "tab:green")):
         seeds = curves.get(name) or {}
         if not seeds:
             continue
@@ -145,7 +147,7 @@ def plot(curves: dict[str, dict[int, dict]], threshold: float, out: Path) -> Non
     ax.axhline(threshold, color="grey", ls="--", lw=0.8, label=f"stable-success threshold {threshold}")
     ax.set_xlabel("low-level env steps")
     ax.set_ylabel("episode return (mean over one iteration's episodes)")
-    ax.set_title("BabyAI GoToLocal: PTGM vs flat PPO (mean ± std over seeds; thin: seeds)")
+    ax.set_title(f"BabyAI {level}: PTGM vs flat PPO (mean ± std over seeds; thin: seeds)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
@@ -161,11 +163,15 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks/ptgm_babyai"))
     parser.add_argument("--threshold", type=float, default=0.5)
     parser.add_argument("--consecutive", type=int, default=3)
+    parser.add_argument("--prefix", default="ptgm-babyai-gotolocal",
+                        help="experiment names: PREFIX, PREFIX-lambda0, PREFIX-acer, PREFIX-flat-ppo")
+    parser.add_argument("--level", default="GoToLocal", help="level name for the plot title")
     args = parser.parse_args(argv)
 
     curves = {}
     for name, _ in VARIANTS:  # NAME, plus NAME-seedN where seeds ran as separate experiments
-        for experiment in [args.results / name, *sorted(args.results.glob(f"{name}-seed[0-9]*"))]:
+        name_here = args.prefix + name
+        for experiment in [args.results / name_here, *sorted(args.results.glob(f"{name_here}-seed[0-9]*"))]:
             if experiment.is_dir():
                 curves.setdefault(name, {}).update(load_variant(experiment))
     curves = {name: seeds for name, seeds in curves.items() if seeds}
@@ -196,12 +202,12 @@ def main(argv=None) -> None:
         lines.append(f"| {label} | {len(seeds)} | {per_iter / 1000:.1f}k | {first:.2f} | {last:.2f} | "
                      f"{'–' if success is None else f'{success:.2f}'} | {per_seed} | {text} | @{name}@ |")
         for seed, v, b in zip(seeds, values, budgets):
-            rows_csv.append({"variant": name, "seed": seed, "threshold": args.threshold,
+            rows_csv.append({"variant": args.prefix + name, "seed": seed, "threshold": args.threshold,
                              "low_level_steps_to_stable_success": "" if v is None else int(v),
                              "budget_low_level_steps": int(b)})
-    flat = means.get("ptgm-babyai-gotolocal-flat-ppo", (None, False))
+    flat = means.get(FLAT, (None, False))
     for name, _ in VARIANTS:
-        text = "–" if name == "ptgm-babyai-gotolocal-flat-ppo" else ratio(flat, means.get(name, (None, False)))
+        text = "–" if name == FLAT else ratio(flat, means.get(name, (None, False)))
         lines = [line.replace(f"@{name}@", text) for line in lines]
 
     lines += ["", ("Sensitivity to the threshold (mean low-level steps to stable success; ≥: a seed never got "
@@ -218,8 +224,7 @@ def main(argv=None) -> None:
             text, mean, censored = summarise(values, [c["steps"][-1] for c in seeds.values()])
             found[name] = (mean, censored)
             cells.append(text)
-        text = ratio(found.get("ptgm-babyai-gotolocal-flat-ppo", (None, False)),
-                     found.get("ptgm-babyai-gotolocal", (None, False)))
+        text = ratio(found.get(FLAT, (None, False)), found.get("", (None, False)))
         lines.append(f"| {threshold} | " + " | ".join(cells) + f" | {text} |")
 
     lines += ["", "Wall time of the high-level / flat runs (Tune `time_total_s` per seed):", "",
@@ -238,7 +243,7 @@ def main(argv=None) -> None:
         lines += [f"| {stage} | {wall} | {inner} |" for stage, wall, inner in wall_times(args.artifacts)]
 
     args.out.mkdir(parents=True, exist_ok=True)
-    plot(curves, args.threshold, args.out / "returns.png")
+    plot(curves, args.threshold, args.level, args.out / "returns.png")
     (args.out / "summary.md").write_text("\n".join(lines) + "\n")
     with (args.out / "steps_to_success.csv").open("w", newline="") as file:
         writer = csv.DictWriter(file, ["variant", "seed", "threshold", "low_level_steps_to_stable_success",

@@ -18,6 +18,7 @@ ALGORITHMS: dict[str, str] = {
     "SVG0Prior": "behaviorlab.algorithms.svg0_prior.config:SVG0PriorConfig",
     "LBC": "behaviorlab.algorithms.lbc.config:LBCConfig",
     "PTGM": "behaviorlab.algorithms.ptgm.config:PTGMConfig",
+    "PTGMACER": "behaviorlab.algorithms.ptgm.config:PTGMACERConfig",
 }
 
 

@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# PTGM on BabyAI end to end: bot dataset → π_L → codebook → prior → high-level PPO.
-# Every stage reads the previous one's artifact from $ARTIFACTS; the high-level spec is written
-# there from babyai_highlevel.yaml.template. Re-running resumes the collection and redoes the
+# PTGM on BabyAI end to end: bot dataset → π_L → codebook → prior → high-level RL.
+# Every stage reads the previous one's artifact from $ARTIFACTS; the high-level specs are written
+# there from babyai_highlevel{,_acer}.yaml.template and HIGH_LEVEL picks the one to run: ppo
+# (default, PTGM) or acer (PTGMACER, off-policy). Re-running resumes the collection and redoes the
 # (quick) offline stages. Run from the repository root.
-# Usage: experiments/ptgm/babyai_pipeline.sh [EPISODES] [extra args for `behaviorlab run`, e.g. --smoke]
+# Usage: [HIGH_LEVEL=ppo|acer] experiments/ptgm/babyai_pipeline.sh [EPISODES] [extra args for `behaviorlab run`, e.g. --smoke]
 set -euo pipefail
 EPISODES=${1:-2000}
 shift || true
 ARTIFACTS=${ARTIFACTS:-$HOME/behaviorlab_data/ptgm/babyai-gotolocal}
 BIN=${BIN:-.venv/bin}
 PTGM="$BIN/python -m behaviorlab.algorithms.ptgm"
+# Checked first: a typo should not wait for the pre-training stages.
+case "${HIGH_LEVEL:-ppo}" in
+  ppo) spec=babyai_highlevel ;;
+  acer) spec=babyai_highlevel_acer ;;
+  *) echo "HIGH_LEVEL=${HIGH_LEVEL}: use ppo (on-policy, the paper's) or acer (off-policy)" >&2; exit 2 ;;
+esac
 mkdir -p "$ARTIFACTS"
 
 # GoToLocal bot episodes are ~5 steps long: goals 1–5 steps ahead cover them.
@@ -18,6 +25,7 @@ mkdir -p "$ARTIFACTS"
 $PTGM bc "$ARTIFACTS/data" "$ARTIFACTS/low_level.pt" --k-min 1 --k-max 5 --goal-dropout 0.1 --epochs 20
 $PTGM goals "$ARTIFACTS/data" "$ARTIFACTS/low_level.pt" "$ARTIFACTS/codebook.npz" --num-codes 16
 $PTGM prior "$ARTIFACTS/data" "$ARTIFACTS/codebook.npz" "$ARTIFACTS/prior.pt" --epochs 20
-sed "s|@ARTIFACTS@|$(cd "$ARTIFACTS" && pwd)|g" experiments/ptgm/babyai_highlevel.yaml.template \
-  > "$ARTIFACTS/babyai_highlevel.yaml"
-"$BIN/behaviorlab" run "$ARTIFACTS/babyai_highlevel.yaml" "$@"
+for template in babyai_highlevel babyai_highlevel_acer; do
+  sed "s|@ARTIFACTS@|$(cd "$ARTIFACTS" && pwd)|g" "experiments/ptgm/$template.yaml.template" > "$ARTIFACTS/$template.yaml"
+done
+"$BIN/behaviorlab" run "$ARTIFACTS/$spec.yaml" "$@"

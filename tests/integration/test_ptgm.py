@@ -1,5 +1,6 @@
 """PTGM end to end on BabyAI through experiments/ptgm/babyai_pipeline.sh: bot dataset → π_L →
-codebook → prior → a PTGM (PPO + goal-prior KL) smoke run over goal codes."""
+codebook → prior → smoke runs of both high levels over goal codes (PTGM: PPO + goal-prior KL;
+PTGMACER: ACER + goal-prior KL); and the KL term of both learners."""
 
 import csv
 import subprocess
@@ -33,6 +34,19 @@ def test_babyai_pipeline_runs_every_stage(tmp_path):
     low = [float(row["env_runners/low_level_env_steps_lifetime"]) for row in rows]
     high = [float(row["env_runners/num_env_steps_sampled_lifetime"]) for row in rows]
     assert low[0] > high[0] and low[1] > low[0] and low[1] - low[0] > high[1] - high[0]
+
+    # The pipeline also wrote the off-policy high level's spec (PTGMACER): it trains from replay.
+    acer = subprocess.run([sys.executable, "-m", "behaviorlab.platform.cli", "run",
+                           str(artifacts / "babyai_highlevel_acer.yaml"), "--smoke"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert acer.returncode == 0, acer.stdout[-3000:] + acer.stderr[-3000:]
+    progress = next((tmp_path / "results").glob("ptgm-acer-babyai-gotolocal-smoke/*/progress.csv"))
+    rows = list(csv.DictReader(progress.open()))
+    assert len(rows) == 2
+    assert all(float(row["learners/default_policy/goal_prior_kl"]) > 0 for row in rows)
+    assert sum(float(row["replay/updates_per_iteration"]) for row in rows) > 0
+    assert float(rows[-1]["env_runners/low_level_env_steps_lifetime"]) > float(rows[-1][
+        "env_runners/num_env_steps_sampled_lifetime"])
 
 
 def _log_episodes(callbacks, env, logger, episodes: int, seed: int) -> tuple[int, int, list[float]]:
@@ -106,3 +120,41 @@ def test_low_level_env_steps_are_a_lifetime_sum_over_iterations():
             episode.add_env_step(np.zeros(2), 0, reward, terminated=index == len(rewards) - 1)
         callbacks.on_episode_end(episode=episode, metrics_logger=runner)
     assert runner.reduce(compile=True)[SUCCESS] == 0.5
+
+
+@pytest.mark.parametrize("algorithm", ["PTGM", "PTGMACER"])
+def test_goal_prior_kl_pulls_the_high_level_policy_towards_the_prior(local_ray, tmp_path, algorithm):
+    """Both high-level learners (PPO's on-policy, ACER's off-policy with replay) add λ·KL to the
+    frozen prior: with a large λ the policy moves to a prior that prefers action 0 everywhere."""
+    import torch
+
+    from behaviorlab.algorithms.ptgm.models import GoalPrior, save_model
+    from behaviorlab.platform.registry import algorithm_config_class
+
+    prior = GoalPrior(obs_dim=4, num_codes=2, hidden=())  # one linear layer: logits 3, −3 everywhere
+    with torch.no_grad():
+        prior.net[-1].weight.zero_()
+        prior.net[-1].bias.copy_(torch.tensor([3.0, -3.0]))
+    save_model(tmp_path / "prior.pt", prior)
+    config = (algorithm_config_class(algorithm)().environment("CartPole-v1")
+              .env_runners(num_env_runners=0, num_envs_per_env_runner=2)
+              .training(goal_prior_path=str(tmp_path / "prior.pt"), goal_prior_kl_coeff=5.0, lr=5e-3,
+                        entropy_coeff=0.0)
+              .rl_module(model_config={"fcnet_hiddens": [32]}).debugging(seed=0))
+    if algorithm == "PTGM":
+        config.training(train_batch_size_per_learner=400, minibatch_size=100, num_epochs=2)
+    else:
+        config.training(replay_ratio=2, replay_start=100).reporting(min_sample_timesteps_per_iteration=400)
+    algo = config.build_algo()
+    try:
+        def prefers_action_0() -> float:
+            logits = algo.get_module().forward_inference({"obs": torch.zeros(1, 4)})["action_dist_inputs"]
+            return float(torch.softmax(logits, -1)[0, 0])
+
+        before = prefers_action_0()
+        kls = [algo.train()["learners"]["default_policy"]["goal_prior_kl"] for _ in range(3)]
+        # D_KL(π_p ‖ π_θ) from a uniform policy to the prior's [0.9975, 0.0025] is ≈ 0.68.
+        assert kls[-1] < 0.3 and kls[-1] < kls[0], kls
+        assert before < 0.7 and prefers_action_0() > 0.8, (before, prefers_action_0())
+    finally:
+        algo.stop()

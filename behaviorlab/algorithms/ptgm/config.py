@@ -1,4 +1,6 @@
-"""PTGM's high-level RL: PPO over goal codes with a KL penalty towards the pre-trained goal prior."""
+"""PTGM's high-level RL: an RL learner over goal codes with a KL penalty towards the pre-trained
+goal prior. Two learners: PPO (`PTGM`, on-policy, the paper's) and ACER (`PTGMACER`, off-policy
+with replay)."""
 
 from __future__ import annotations
 
@@ -7,12 +9,13 @@ from ray.rllib.algorithms.ppo import PPOConfig
 from ray.rllib.utils import force_list
 from typing_extensions import Self
 
+from behaviorlab.algorithms.acer.config import ACERConfig
 from behaviorlab.algorithms.ptgm.callbacks import PTGMCallbacks
 from behaviorlab.algorithms.ptgm.losses import KL_DIRECTIONS
 
 
-class PTGMConfig(PPOConfig):
-    """PPO's fields, plus (set through `.training(...)` or a spec's `config:`):
+class GoalPriorConfigMixin:
+    """The goal-prior fields, set through `.training(...)` or a spec's `config:`:
 
     - `goal_prior_path` (str, required): π_p file from the `prior` stage (`~` is expanded; the
       learner loads it, so it must be readable where the learner runs).
@@ -25,9 +28,7 @@ class PTGMConfig(PPOConfig):
     """
 
     def __init__(self, algo_class=None):
-        from behaviorlab.algorithms.ptgm.algorithm import PTGM
-
-        super().__init__(algo_class=algo_class or PTGM)
+        super().__init__(algo_class=algo_class)
         self.goal_prior_path = ""
         self.goal_prior_kl_coeff = 0.05
         self.goal_prior_kl_direction = "prior_to_policy"
@@ -43,15 +44,11 @@ class PTGMConfig(PPOConfig):
             self.goal_prior_kl_direction = goal_prior_kl_direction
         return self
 
-    def get_default_learner_class(self):
-        from behaviorlab.algorithms.ptgm.learner import PTGMLearner
-
-        return PTGMLearner
-
     def validate(self) -> None:
         super().validate()
         if not self.goal_prior_path:
-            self._value_error("PTGM needs `goal_prior_path`: the π_p file written by the `prior` stage")
+            self._value_error(f"{self.algo_class.__name__} needs `goal_prior_path`: the π_p file written by "
+                              "the `prior` stage")
         if self.goal_prior_kl_direction not in KL_DIRECTIONS:
             self._value_error(f"goal_prior_kl_direction must be one of {KL_DIRECTIONS}, not "
                               f"{self.goal_prior_kl_direction!r}")
@@ -61,3 +58,34 @@ class PTGMConfig(PPOConfig):
         callbacks = force_list(self.callbacks_class)
         if not any(isinstance(c, type) and issubclass(c, PTGMCallbacks) for c in callbacks):
             self.callbacks_class = callbacks + [PTGMCallbacks]
+
+
+class PTGMConfig(GoalPriorConfigMixin, PPOConfig):
+    """PPO's fields plus the goal-prior fields (`GoalPriorConfigMixin`)."""
+
+    def __init__(self, algo_class=None):
+        from behaviorlab.algorithms.ptgm.algorithm import PTGM
+
+        super().__init__(algo_class=algo_class or PTGM)
+
+    def get_default_learner_class(self):
+        from behaviorlab.algorithms.ptgm.learner import PTGMLearner
+
+        return PTGMLearner
+
+
+class PTGMACERConfig(GoalPriorConfigMixin, ACERConfig):
+    """ACER's fields (acer/config.py: replay ratio, Retrace, trust region, …) plus the goal-prior
+    fields (`GoalPriorConfigMixin`). Off-policy: every high-level step is replayed
+    `replay_ratio` times on average, which suits a high level whose steps each cost
+    `steps_per_goal` low-level env steps."""
+
+    def __init__(self, algo_class=None):
+        from behaviorlab.algorithms.ptgm.algorithm import PTGMACER
+
+        super().__init__(algo_class=algo_class or PTGMACER)
+
+    def get_default_learner_class(self):
+        from behaviorlab.algorithms.ptgm.learner import PTGMACERLearner
+
+        return PTGMACERLearner
