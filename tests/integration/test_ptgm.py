@@ -158,3 +158,14 @@ def test_goal_prior_kl_pulls_the_high_level_policy_towards_the_prior(local_ray, 
         assert before < 0.7 and prefers_action_0() > 0.8, (before, prefers_action_0())
     finally:
         algo.stop()
+
+
+@pytest.mark.parametrize("algorithm", ["PTGM", "PTGMACER"])
+def test_a_missing_goal_prior_stops_the_run_before_it_starts(tmp_path, algorithm):
+    from behaviorlab.platform.registry import algorithm_config_class
+
+    config = algorithm_config_class(algorithm)().training(goal_prior_path=str(tmp_path / "prior.pt"))
+    problem, fix = config.missing_inputs()["goal_prior_path"]
+    assert "prior.pt is not a file" in problem and "`prior` stage" in fix
+    (tmp_path / "prior.pt").write_bytes(b"")
+    assert config.missing_inputs() == {}

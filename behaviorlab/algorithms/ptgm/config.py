@@ -4,6 +4,8 @@ with replay)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.algorithms.ppo import PPOConfig
 from ray.rllib.utils import force_list
@@ -43,6 +45,15 @@ class GoalPriorConfigMixin:
         if goal_prior_kl_direction is not NotProvided:
             self.goal_prior_kl_direction = goal_prior_kl_direction
         return self
+
+    def missing_inputs(self) -> dict[str, tuple[str, str]]:
+        """The prior file, made by the `prior` stage: `behaviorlab run` refuses to start without it
+        (one line, instead of a trial failing in the learner)."""
+        if self.goal_prior_path and not Path(self.goal_prior_path).expanduser().is_file():
+            return {"goal_prior_path": (f"{self.goal_prior_path} is not a file",
+                                        "run the `prior` stage first (python -m behaviorlab.algorithms.ptgm prior "
+                                        "…, or experiments/ptgm/babyai_pipeline.sh)")}
+        return {}
 
     def validate(self) -> None:
         super().validate()
