@@ -64,13 +64,22 @@ def test_pbt_exploits_and_report_shows_lineage(run_cli, tmp_path):
 
 
 def test_synch_pbt_trial_exploited_while_saving_runs_to_the_end(local_ray, tmp_path):
-    """The race behaviorlab.platform.schedulers fixes, made certain: the weak trial is still saving
-    its pause checkpoint when the strong one reaches the synchronous perturbation point."""
+    """The race behaviorlab.platform.schedulers fixes: the weak trial is still saving its pause
+    checkpoint when the strong one reaches the synchronous perturbation point. The timings make
+    that happen; the test checks that it did, so it cannot pass without exercising the fix."""
     import time
 
     from ray import tune
+    from ray.tune.experiment import Trial
 
     from behaviorlab.platform.schedulers import PopulationBasedTraining
+
+    exploited_while_saving = []
+
+    class RecordingPBT(PopulationBasedTraining):
+        def _exploit(self, tune_controller, trial, trial_to_clone):
+            exploited_while_saving.append(trial.status == Trial.RUNNING and trial.is_saving)
+            super()._exploit(tune_controller, trial, trial_to_clone)
 
     class Trainable(tune.Trainable):
         def setup(self, config):
@@ -88,7 +97,7 @@ def test_synch_pbt_trial_exploited_while_saving_runs_to_the_end(local_ray, tmp_p
         def load_checkpoint(self, checkpoint):
             self.score = checkpoint["score"]
 
-    scheduler = PopulationBasedTraining(
+    scheduler = RecordingPBT(
         time_attr="training_iteration", metric="score", mode="max", perturbation_interval=2,
         quantile_fraction=0.5, synch=True, hyperparam_mutations={"gain": [0.1, 1.0]})
     # Every iteration checkpoints. Trial 0: weak, fast steps, 4 s saves, so it reaches iteration 2
@@ -104,4 +113,5 @@ def test_synch_pbt_trial_exploited_while_saving_runs_to_the_end(local_ray, tmp_p
         run_config=tune.RunConfig(storage_path=str(tmp_path), stop={"training_iteration": 6}, verbose=0,
                                   checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1)))
     results = tuner.fit()
+    assert exploited_while_saving and exploited_while_saving[0], "the race did not happen: timings too loose"
     assert sorted(result.metrics["training_iteration"] for result in results) == [6, 6]

@@ -1,7 +1,7 @@
 """PTGM's episode metrics, so its runs compare with flat RL on equal footing.
 
 RLlib counts a PTGM env step as one HIGH-level step (one goal code, up to `steps_per_goal`
-low-level steps). `PTGMCallbacks` (added by `PTGMConfig.validate`) logs, from the env runners:
+low-level steps). `PTGMCallbacks` (added by `GoalPriorConfigMixin.validate`) logs, from the env runners:
 
 - `env_runners/low_level_env_steps_lifetime`: cumulative LOW-level env steps, summed from the
   goal-code env's `info["low_level_steps"]` (a lifetime sum over all env runners: compare it with

@@ -87,9 +87,11 @@ class PTGMConfig(GoalPriorConfigMixin, PPOConfig):
 
 class PTGMACERConfig(GoalPriorConfigMixin, ACERConfig):
     """ACER's fields (acer/config.py: replay ratio, Retrace, trust region, …) plus the goal-prior
-    fields (`GoalPriorConfigMixin`). Off-policy: every high-level step is replayed
-    `replay_ratio` times on average, which suits a high level whose steps each cost
-    `steps_per_goal` low-level env steps."""
+    fields (`GoalPriorConfigMixin`). Off-policy: each on-policy update is followed by
+    `replay_ratio` replayed updates on average, so every high-level step, which costs up to
+    `steps_per_goal` low-level env steps, feeds many updates (with the BabyAI template's 32-step
+    on-policy batches and 128-step replayed batches, ≈ 16 on average).
+    Actions must be discrete (goal codes): the KL term reads the policy's logits."""
 
     def __init__(self, algo_class=None):
         from behaviorlab.algorithms.ptgm.algorithm import PTGMACER

@@ -2,11 +2,12 @@
 
 Why in the loss rather than in the reward: the paper's per-step reward is Σ r − λ·KL(s), where
 the KL depends on π_θ's whole distribution at s, not on the sampled code. Added to the loss, its
-gradient pulls π_θ(·|s) towards the prior at every visited state directly (as an entropy bonus
-does); as a reward it would only reach π_θ through the advantage of the sampled code. The effect
-of the KL on future states' returns is dropped (the standard "KL-regularised policy loss"
-simplification, as in SAC-style or KL-constrained PPO). π_p is frozen and loaded from
-`goal_prior_path` on the learner.
+gradient pulls π_θ(·|s) towards the prior at every visited state directly (as PPO's entropy
+bonus does); as a reward it would only reach π_θ through the advantage of the sampled code. The
+effect of the KL on future states' returns is dropped (the standard "KL-regularised policy loss"
+simplification, as in SAC-style or KL-constrained PPO). In ACER the term is added after the
+trust-region projection, so δ does not bound the step it takes (fine at λ = 0.05; a large λ can
+move the policy further than δ). π_p is frozen and loaded from `goal_prior_path` on the learner.
 """
 
 from __future__ import annotations
