@@ -109,6 +109,21 @@ def test_run_refuses_a_transfer_spec_whose_pre_training_run_is_missing(tmp_path)
     assert "pointmass_nav.yaml" in proc.stderr and not results.exists()
 
 
+def test_every_input_of_a_sweep_is_checked_before_the_run(tmp_path):
+    """A grid over pre-trained priors: the second, missing one is named before anything starts."""
+    from behaviorlab.platform.spec import check_inputs
+
+    shipped = Path(__file__).parents[2] / "experiments" / "svg0_prior" / "pointmass_transfer.yaml"
+    spec_file = tmp_path / "transfer_sweep.yaml"
+    spec_file.write_text(shipped.read_text())
+    spec = load_spec(spec_file)
+    (tmp_path / "prior_a").mkdir()
+    spec.config["prior_checkpoint"] = {"grid_search": [str(tmp_path / "prior_a"), str(tmp_path / "prior_b")]}
+    with pytest.raises(SpecError, match="prior_b"):
+        check_inputs(spec_file, spec)
+    spec.config["prior_checkpoint"] = {"grid_search": [str(tmp_path / "prior_a")]}
+    check_inputs(spec_file, spec)
+
 def test_valid_spec_defaults_and_yaml_floats(tmp_path):
     spec_file = tmp_path / "my-exp.yaml"
     spec_file.write_text(GOOD + textwrap.dedent("""\
