@@ -7,7 +7,7 @@
 # busy shared machine: ~35 min wall). Needs the artifacts of experiments/ptgm/babyai_pipeline.sh in
 # $ARTIFACTS (low_level.pt, codebook.npz, prior.pt; their .json and the pipeline's log.txt, if
 # there, feed the wall-time table). Output: $RESULTS/ptgm-babyai-<level>{,-lambda0,-acer,-flat-ppo}
-# and, from benchmarks/ptgm_babyai_report.py, docs/benchmarks/ptgm_babyai/ (ptgm_babyai_<level>/
+# and, from benchmarks/ptgm_report.py, docs/benchmarks/ptgm_babyai/ (ptgm_babyai_<level>/
 # for a LEVEL other than GoToLocal).
 # Usage: [LEVEL=GoToLocal] [ARTIFACTS=DIR] [RESULTS=DIR] [FLAT_ENV_STEPS=N] [FLAT_PARALLEL_SEEDS=1] benchmarks/ptgm_babyai.sh
 set -euo pipefail
@@ -37,16 +37,7 @@ flat=$prefix-flat-ppo
 retarget benchmarks/specs/ptgm-babyai-gotolocal-flat-ppo.yaml "$flat"
 sed -i "s|^stop: {env_steps: 200000}|stop: {env_steps: ${FLAT_ENV_STEPS:-200000}}|" "$specs/$flat.yaml"
 
-run() {  # run NAME: one experiment, unless its directory exists (`behaviorlab run` would write NAME-2)
-  if [[ -e "$RESULTS/$1" ]]; then
-    echo "$RESULTS/$1 exists: skipping (remove it to rerun)" >&2
-    return
-  fi
-  local start
-  start=$(date +%s)
-  "$BIN/behaviorlab" run "$specs/$1.yaml" --results-dir "$RESULTS" --name "$1"
-  echo "WALL $1 $(( $(date +%s) - start )) s" | tee -a "$RESULTS/wall.txt"
-}
+source benchmarks/lib.sh
 
 names=("$prefix" "$prefix-lambda0" "$prefix-acer")
 pids=()
@@ -54,19 +45,19 @@ if [[ "${FLAT_PARALLEL_SEEDS:-0}" == 1 ]]; then
   for seed in 0 1 2; do
     sed -e "s/^seeds: \[0, 1, 2\]/seeds: [$seed]/" -e "s/^name: $flat\$/name: $flat-seed$seed/" \
       "$specs/$flat.yaml" > "$specs/$flat-seed$seed.yaml"
-    run "$flat-seed$seed" > "$RESULTS/$flat-seed$seed.log" 2>&1 &
+    run_experiment "$flat-seed$seed" > "$RESULTS/$flat-seed$seed.log" 2>&1 &
     pids+=($!)
   done
 else
   names+=("$flat")
 fi
 for name in "${names[@]}"; do
-  run "$name"
+  run_experiment "$name"
 done
 for pid in "${pids[@]}"; do
   wait "$pid"
 done
 out=docs/benchmarks/ptgm_babyai
 [[ "$LEVEL" == GoToLocal ]] || out=${out}_$level_name
-"$BIN/python" benchmarks/ptgm_babyai_report.py "$RESULTS" --artifacts "$ARTIFACTS" --out "$out" \
-  --prefix "$prefix" --level "$LEVEL"
+"$BIN/python" benchmarks/ptgm_report.py "$RESULTS" --artifacts "$ARTIFACTS" --out "$out" \
+  --prefix "$prefix" --level "BabyAI $LEVEL"

@@ -1,6 +1,7 @@
-"""Report of benchmarks/ptgm_babyai.sh: env steps to stable success on a BabyAI level for PTGM
-(λ = 0.05), PTGM without the goal prior (λ = 0), PTGM with an off-policy (ACER) high level and
-flat PPO, all counted in LOW-level env steps, plus the wall time of the offline stages (dataset, π_L, codebook, prior).
+"""Report of benchmarks/ptgm_babyai.sh and ptgm_crafter.sh: env steps to stable success on a
+downstream task (a BabyAI level, a Crafter achievement) for PTGM (λ = 0.05), PTGM without the goal
+prior (λ = 0), PTGM with an off-policy (ACER) high level and flat PPO, all counted in LOW-level env
+steps, plus the wall time of the offline stages (dataset, π_L, codebook, prior).
 
 Stable success: the first iteration i whose per-iteration `episode_return_mean` (RLlib's mean
 over the episodes that ended in that iteration) is ≥ THRESHOLD at i and at the next CONSECUTIVE − 1 iterations; the
@@ -9,8 +10,8 @@ never gets there counts as not reached (shown as "> budget"; the mean then is a 
 Low-level env steps: `env_runners/low_level_env_steps_lifetime` for PTGM (PTGMCallbacks),
 `env_runners/num_env_steps_sampled_lifetime` for flat PPO (one env step = one low-level step).
 
-Usage: python benchmarks/ptgm_babyai_report.py RESULTS [--artifacts DIR] [--out DIR]
-       [--threshold 0.5] [--consecutive 3] [--prefix ptgm-babyai-gotolocal] [--level GoToLocal]
+Usage: python benchmarks/ptgm_report.py RESULTS [--artifacts DIR] [--out DIR]
+       [--threshold 0.5] [--consecutive 3] [--prefix ptgm-babyai-gotolocal] [--level "BabyAI GoToLocal"]
 Writes OUT/returns.png, OUT/summary.md (tables) and OUT/steps_to_success.csv; prints summary.md.
 """
 
@@ -103,8 +104,9 @@ def wall_times(artifacts: Path) -> list[tuple[str, str, str]]:
     for name in ("low_level", "codebook", "prior"):
         path = artifacts / f"{name}.json"
         own[name] = json.loads(path.read_text()).get("seconds") if path.exists() else None
-    collect = re.search(r"\[collect\].*?\| ([0-9,]+) steps \| ([0-9,]+) steps/s", log)
-    stages = [("dataset collection (BabyAI bot)", None), ("π_L behaviour cloning (bc)", own["low_level"]),
+    # The last progress line: the whole collection's rate.
+    collect = ([None] + list(re.finditer(r"\[collect\].*?\| ([0-9,]+) steps \| ([0-9,]+) steps/s", log)))[-1]
+    stages = [("dataset collection (`data collect`)", None), ("π_L behaviour cloning (bc)", own["low_level"]),
               ("goal codebook, KMeans (goals)", own["codebook"]), ("goal prior (prior)", own["prior"])]
     rows = []
     for index, (stage, seconds) in enumerate(stages):
@@ -118,10 +120,15 @@ def dataset_size(artifacts: Path) -> str:
     log = (artifacts / "log.txt").read_text() if (artifacts / "log.txt").exists() else ""
     match = re.search(r"([0-9,]+) episodes \(.*?([0-9,]+) steps at", log)
     meta = artifacts / "data" / "metadata.json"
-    levels = ", ".join(json.loads(meta.read_text())["attributes"]["levels"]) if meta.exists() else "?"
+    what = "episodes"
+    if meta.exists():
+        metadata = json.loads(meta.read_text())
+        attributes = metadata["attributes"]
+        what = (f"bot episodes of {', '.join(attributes['levels'])}" if "levels" in attributes
+                else f"{metadata.get('source', '?')} episodes of {attributes.get('env', '?')}")
     if match:
-        return f"{match.group(1)} bot episodes of {levels}, {match.group(2)} steps"
-    return f"bot episodes of {levels}"
+        return f"{match.group(1)} {what}, {match.group(2)} steps"
+    return what
 
 
 def plot(curves: dict[str, dict[int, dict]], threshold: float, level: str, out: Path) -> None:
@@ -147,7 +154,7 @@ def plot(curves: dict[str, dict[int, dict]], threshold: float, level: str, out: 
     ax.axhline(threshold, color="grey", ls="--", lw=0.8, label=f"stable-success threshold {threshold}")
     ax.set_xlabel("low-level env steps")
     ax.set_ylabel("episode return (mean over one iteration's episodes)")
-    ax.set_title(f"BabyAI {level}: PTGM vs flat PPO (mean ± std over seeds; thin: seeds)")
+    ax.set_title(f"{level}: PTGM vs flat PPO (mean ± std over seeds; thin: seeds)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
@@ -158,14 +165,14 @@ def plot(curves: dict[str, dict[int, dict]], threshold: float, level: str, out: 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("results", type=Path, help="the RESULTS directory of benchmarks/ptgm_babyai.sh")
+    parser.add_argument("results", type=Path, help="the RESULTS directory of benchmarks/ptgm_{babyai,crafter}.sh")
     parser.add_argument("--artifacts", type=Path, help="pre-trained artifacts (for the wall-time table)")
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks/ptgm_babyai"))
     parser.add_argument("--threshold", type=float, default=0.5)
     parser.add_argument("--consecutive", type=int, default=3)
     parser.add_argument("--prefix", default="ptgm-babyai-gotolocal",
                         help="experiment names: PREFIX, PREFIX-lambda0, PREFIX-acer, PREFIX-flat-ppo")
-    parser.add_argument("--level", default="GoToLocal", help="level name for the plot title")
+    parser.add_argument("--level", default="BabyAI GoToLocal", help="downstream task name for the plot title")
     args = parser.parse_args(argv)
 
     curves = {}

@@ -1,9 +1,10 @@
 """Environment registry: every env id a spec may name, with its creator and accepted kwargs.
 
 Families: classic control and MuJoCo v5 (gymnasium), Atari (ale-py, optional preprocessing),
-MinAtar (``minatar``), BabyAI (``minigrid``), the sequential-navigation tasks, and user envs given
-as an import path ``package.module:factory`` (a gymnasium.Env class or a function of
-``**env_config``). A MinAtar or BabyAI id whose package is missing fails with the install command. RLlib reaches envs through
+MinAtar (``minatar``), BabyAI (``minigrid``), Crafter (``crafter``), the sequential-navigation tasks,
+and user envs given as an import path ``package.module:factory`` (a gymnasium.Env class or a function
+of ``**env_config``). A MinAtar, BabyAI or Crafter id whose package is missing fails with the install
+command. RLlib reaches envs through
 ``tune.register_env`` so Ray workers build them with the same creator, wherever they run.
 """
 
@@ -59,6 +60,7 @@ def _atari_ids() -> tuple[str, ...]:
 
 def registered_envs() -> dict[str, str]:
     """env id → family, for `behaviorlab envs` and spec validation."""
+    from behaviorlab.envs.crafter import CRAFTER_IDS
     from behaviorlab.envs.minatar import MINATAR_IDS
     from behaviorlab.envs.minigrid import babyai_ids
 
@@ -68,6 +70,7 @@ def registered_envs() -> dict[str, str]:
     envs.update({env_id: "minatar" for env_id in MINATAR_IDS})
     envs.update({env_id: "navigation" for env_id in NAVIGATION})
     envs.update({env_id: "babyai" for env_id in babyai_ids()})
+    envs.update({env_id: "crafter" for env_id in CRAFTER_IDS})
     return envs
 
 
@@ -125,6 +128,15 @@ def env_info(env_id: str) -> EnvInfo:
             raise EnvConfigError("env", f"{env_id}: {error}") from None
         if env_id in babyai_ids():
             return EnvInfo(env_id, "babyai", _accepted_kwargs(make_babyai) - {"env_id"})
+    elif env_id.startswith("Crafter-"):
+        from behaviorlab.envs.crafter import CRAFTER_IDS, CrafterEnv, require_crafter
+
+        if env_id in CRAFTER_IDS:
+            try:
+                require_crafter()
+            except ImportError as error:
+                raise EnvConfigError("env", f"{env_id}: {error}") from None
+            return EnvInfo(env_id, "crafter", _accepted_kwargs(CrafterEnv))
     elif env_id in CLASSIC_CONTROL or env_id in MUJOCO:
         entry = gym.spec(env_id).entry_point
         env_class = _load_entry_point(entry) if isinstance(entry, str) else entry
@@ -165,6 +177,10 @@ def make_env(env_id: str, env_config: dict[str, Any] | None = None) -> gym.Env:
         from behaviorlab.envs.minigrid import make_babyai
 
         return make_babyai(env_id, **env_config)
+    if env_id.startswith("Crafter-"):
+        from behaviorlab.envs.crafter import make_crafter
+
+        return make_crafter(env_id, **env_config)
     return gym.make(env_id, **env_config)
 
 

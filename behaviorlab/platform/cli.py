@@ -150,14 +150,25 @@ def _data_convert_vpt(args) -> int:
 
 def _data_collect(args) -> int:
     from behaviorlab.envs.datasets import DatasetError
-    from behaviorlab.envs.datasets.collect import collect_babyai
+    from behaviorlab.envs.datasets.collect import collect_babyai, collect_crafter
 
-    command = " ".join(["behaviorlab data collect", args.out, "--levels", *args.levels, "--episodes", str(args.episodes),
-                        "--seed", str(args.seed), *(["--max-episode-steps", str(args.max_episode_steps)]
-                                                    if args.max_episode_steps else [])])
+    limit = ["--max-episode-steps", str(args.max_episode_steps)] if args.max_episode_steps else []
+    if args.env == "babyai":
+        if not args.levels:
+            return _fail("data collect --env babyai: give the levels to play, e.g. --levels BabyAI-GoToLocal-v0")
+        command = " ".join(["behaviorlab data collect", args.out, "--levels", *args.levels,
+                            "--episodes", str(args.episodes), "--seed", str(args.seed), *limit])
+        collect = lambda: collect_babyai(args.out, args.levels, args.episodes, seed=args.seed,  # noqa: E731
+                                         max_episode_steps=args.max_episode_steps, command=command)
+    else:
+        if args.levels:
+            return _fail("data collect --env crafter: --levels is for BabyAI; Crafter has one world generator")
+        command = " ".join(["behaviorlab data collect", args.out, "--env crafter", "--policy", args.policy,
+                            "--episodes", str(args.episodes), "--seed", str(args.seed), *limit])
+        collect = lambda: collect_crafter(args.out, args.episodes, policy=args.policy, seed=args.seed,  # noqa: E731
+                                          max_episode_steps=args.max_episode_steps or 1000, command=command)
     try:
-        summary = collect_babyai(args.out, args.levels, args.episodes, seed=args.seed,
-                                 max_episode_steps=args.max_episode_steps, command=command)
+        summary = collect()
     except (DatasetError, ImportError) as error:
         return _fail(str(error))
     except KeyboardInterrupt:
@@ -200,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(func=_validate)
 
     envs = sub.add_parser("envs", help="list registered envs")
-    envs.add_argument("--family", help="only this family (atari, babyai, classic control, minatar, mujoco, navigation)")
+    envs.add_argument("--family", help="only this family (atari, babyai, classic control, crafter, minatar, mujoco, navigation)")
     envs.set_defaults(func=_envs)
 
     algorithms = sub.add_parser("algorithms", help="list registered algorithms")
@@ -241,13 +252,17 @@ def build_parser() -> argparse.ArgumentParser:
                                                             "cluster under `ray job submit`)")
     convert.add_argument("--no-cursor", action="store_true", help="do not draw the mouse cursor on frames with a GUI open")
     convert.set_defaults(func=_data_convert_vpt)
-    collect = data_sub.add_parser("collect", help="BabyAI bot episodes on random missions of chosen levels → a "
-                                                  "task-agnostic dataset; re-running resumes")
+    collect = data_sub.add_parser("collect", help="a task-agnostic dataset: BabyAI's bot on random missions of "
+                                                  "chosen levels, or a scripted explorer in Crafter; re-running resumes")
     collect.add_argument("out", help="dataset directory to create, or to resume")
-    collect.add_argument("--levels", nargs="+", required=True, help="BabyAI level ids, e.g. BabyAI-GoToLocal-v0")
+    collect.add_argument("--env", choices=("babyai", "crafter"), default="babyai")
+    collect.add_argument("--levels", nargs="+", help="BabyAI level ids, e.g. BabyAI-GoToLocal-v0 (--env babyai)")
+    collect.add_argument("--policy", choices=("explorer", "random"), default="explorer",
+                         help="Crafter: behaviorlab.envs.crafter.CrafterExplorer (default) or uniform random actions")
     collect.add_argument("--episodes", type=int, required=True, help="episodes the dataset should hold")
     collect.add_argument("--seed", type=int, default=0)
-    collect.add_argument("--max-episode-steps", type=int, help="time limit (default: each level's own)")
+    collect.add_argument("--max-episode-steps", type=int,
+                         help="time limit (default: each BabyAI level's own; Crafter 1000)")
     collect.set_defaults(func=_data_collect)
     info = data_sub.add_parser("info", help="episodes, steps, observation/action spec and size of a dataset")
     info.add_argument("path")

@@ -1,8 +1,10 @@
 """PTGM end to end on BabyAI through experiments/ptgm/babyai_pipeline.sh: bot dataset → π_L →
 codebook → prior → smoke runs of both high levels over goal codes (PTGM: PPO + goal-prior KL;
-PTGMACER: ACER + goal-prior KL); and the KL term of both learners."""
+PTGMACER: ACER + goal-prior KL); the same on Crafter (crafter_pipeline.sh); and the KL term of
+both learners."""
 
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +50,26 @@ def test_babyai_pipeline_runs_every_stage(tmp_path):
     assert float(rows[-1]["env_runners/low_level_env_steps_lifetime"]) > float(rows[-1][
         "env_runners/num_env_steps_sampled_lifetime"])
 
+
+
+def test_crafter_pipeline_runs_every_stage(tmp_path):
+    """Explorer dataset → π_L (Crafter view + inventory goals) → codebook → prior → a smoke run
+    of the high level on place_table, as experiments/ptgm/crafter_pipeline.sh chains them."""
+    pytest.importorskip("crafter")
+    artifacts = tmp_path / "artifacts"
+    env = {**cli_env(tmp_path / "results"), "ARTIFACTS": str(artifacts), "BIN": str(Path(sys.executable).parent)}
+    result = subprocess.run(["bash", "experiments/ptgm/crafter_pipeline.sh", "4", "--smoke"], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=420, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "episode 4/4" in result.stdout and "[prior] epoch 20/20" in result.stdout
+    codebook = json.loads((artifacts / "codebook.json").read_text())
+    assert codebook["goal_embedding"] == "crafter_state" and codebook["num_codes"] == 32
+    progress = next((tmp_path / "results").glob("ptgm-crafter-place-table-smoke/*/progress.csv"))
+    rows = list(csv.DictReader(progress.open()))
+    assert len(rows) == 2 and all(float(row["learners/default_policy/goal_prior_kl"]) > 0 for row in rows)
+    # 10 low-level steps per code, fewer only where an episode ended.
+    low = float(rows[-1]["env_runners/low_level_env_steps_lifetime"])
+    assert 5 * float(rows[-1]["env_runners/num_env_steps_sampled_lifetime"]) < low
 
 def _log_episodes(callbacks, env, logger, episodes: int, seed: int) -> tuple[int, int, list[float]]:
     """Run `episodes` goal-code episodes through the callbacks as an env runner would; returns

@@ -7,7 +7,7 @@ import torch
 
 pytest.importorskip("sklearn")
 
-from behaviorlab.algorithms.ptgm.env import GoalCodeEnv, SampledLowLevelPolicy
+from behaviorlab.algorithms.ptgm.env import GoalCodeEnv, SampledLowLevelPolicy, guided_logits
 from behaviorlab.algorithms.ptgm.goals import (
     fit_codebook,
     goal_embedding,
@@ -204,3 +204,23 @@ def test_a_seeded_reset_reseeds_the_low_level_policys_sampling():
         env.step(0)
         runs.append(base.actions)
     assert runs[0] == runs[2] and runs[0] != runs[1]
+
+
+def test_classifier_free_guidance_extrapolates_away_from_the_goal_free_logits():
+    conditional, unconditional = torch.tensor([2.0, 0.0, -1.0]), torch.tensor([1.0, 0.5, -1.0])
+    assert torch.equal(guided_logits(conditional, unconditional, 0.0), conditional)
+    # w = 2: ℓ_g + 2·(ℓ_g − ℓ_∅) = [2 + 2·1, 0 + 2·(−0.5), −1 + 0]
+    assert torch.allclose(guided_logits(conditional, unconditional, 2.0), torch.tensor([4.0, -1.0, -1.0]))
+
+    torch.manual_seed(0)
+    model = GoalConditionedPolicy(obs_dim=3, goal_dim=2, num_actions=4, hidden=(8,))
+    obs, goal = np.array([0.1, -0.2, 0.3], np.float32), np.array([1.0, -1.0], np.float32)
+    with torch.no_grad():
+        with_goal = model(torch.as_tensor(obs)[None], torch.as_tensor(goal)[None])[0]
+        without_goal = model(torch.as_tensor(obs)[None], torch.as_tensor(goal)[None], torch.zeros(1))[0]
+    assert not torch.allclose(with_goal, without_goal)
+    assert torch.allclose(SampledLowLevelPolicy(model).logits(obs, goal), with_goal)
+    guided = SampledLowLevelPolicy(model, guidance=1.5).logits(obs, goal)
+    assert torch.allclose(guided, with_goal + 1.5 * (with_goal - without_goal))
+    with pytest.raises(ValueError, match="guidance"):
+        SampledLowLevelPolicy(model, guidance=-1.0)

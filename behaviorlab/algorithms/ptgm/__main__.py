@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     bc.add_argument("--k-min", type=int, default=1, help="shortest goal horizon, steps (default 1)")
     bc.add_argument("--k-max", type=int, default=10, help="longest goal horizon, steps (default 10)")
     bc.add_argument("--goal-dropout", type=float, default=0.1, help="probability of training without the goal")
-    bc.add_argument("--goal-embedding", default="babyai_view", help="babyai_view (the 7×7×3 view) or observation")
+    bc.add_argument("--goal-embedding", default="babyai_view", help="babyai_view (BabyAI's 7×7×3 view), crafter_state (Crafter's view and inventory) or observation")
 
     goals = sub.add_parser("goals", help="KMeans codebook over relabelled goals")
     goals.add_argument("dataset")

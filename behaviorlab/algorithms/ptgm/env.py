@@ -56,11 +56,21 @@ class GoalCodeEnv(gym.Wrapper):
 
 class SampledLowLevelPolicy:
     """π_L as `policy(obs, goal) -> action`: samples from its action distribution (seeded), or
-    takes the most likely action when `greedy`."""
+    takes the most likely action when `greedy`.
 
-    def __init__(self, model: GoalConditionedPolicy, *, greedy: bool = False, seed: int | None = None):
+    `guidance` > 0 acts with classifier-free guidance (as STEVE-1 does for VPT): logits
+    ℓ_g + w·(ℓ_g − ℓ_∅), where ℓ_∅ are π_L's logits with the goal dropped, which pushes the
+    action further towards what the goal changes. It needs a π_L trained with goal dropout > 0
+    (otherwise ℓ_∅ is untrained); w = 0 is the plain conditional policy.
+    """
+
+    def __init__(self, model: GoalConditionedPolicy, *, greedy: bool = False, seed: int | None = None,
+                 guidance: float = 0.0):
+        if guidance < 0:
+            raise ValueError(f"guidance must be ≥ 0 (0 = no guidance), not {guidance}")
         self.model = model
         self.greedy = greedy
+        self.guidance = guidance
         self.generator = torch.Generator()
         if seed is None:
             self.generator.seed()  # a fresh random seed
@@ -68,29 +78,44 @@ class SampledLowLevelPolicy:
             self.generator.manual_seed(seed)
 
     @torch.no_grad()
+    def logits(self, obs: np.ndarray, goal: np.ndarray) -> torch.Tensor:
+        obs_t, goal_t = torch.as_tensor(obs, dtype=torch.float32)[None], torch.as_tensor(goal)[None]
+        conditional = self.model(obs_t, goal_t)[0]
+        if not self.guidance:
+            return conditional
+        unconditional = self.model(obs_t, goal_t, torch.zeros(1))[0]
+        return guided_logits(conditional, unconditional, self.guidance)
+
     def __call__(self, obs: np.ndarray, goal: np.ndarray) -> int:
-        logits = self.model(torch.as_tensor(obs, dtype=torch.float32)[None], torch.as_tensor(goal)[None])[0]
+        logits = self.logits(obs, goal)
         if self.greedy:
             return int(logits.argmax())
         return int(torch.multinomial(torch.softmax(logits, -1), 1, generator=self.generator))
 
 
-def make_goal_code_env(level: str, low_level: str, codebook: str, steps_per_goal: int = 5, greedy: bool = False,
-                       max_episode_steps: int | None = None, seed: int | None = None) -> gym.Env:
-    """A BabyAI level driven through the pre-trained π_L and codebook (paths as the stages wrote them).
+def guided_logits(conditional: torch.Tensor, unconditional: torch.Tensor, guidance: float) -> torch.Tensor:
+    """Classifier-free guidance: ℓ_g + w·(ℓ_g − ℓ_∅)."""
+    return conditional + guidance * (conditional - unconditional)
+
+
+def make_goal_code_env(env_id: str, low_level: str, codebook: str, steps_per_goal: int = 5, greedy: bool = False,
+                       guidance: float = 0.0, env_config: dict | None = None, seed: int | None = None) -> gym.Env:
+    """A downstream task driven through the pre-trained π_L and codebook (paths as the stages wrote them).
 
     Args:
-        level: BabyAI level id (the downstream task).
+        env_id: the downstream env, a registered id with flat observations like the dataset's
+            (a BabyAI level, or Crafter-v1 with `env_config: {task: <achievement>}`).
         low_level: π_L file from the `bc` stage.
         codebook: codebook .npz from the `goals` stage.
         steps_per_goal: k, low-level steps per high-level action.
         greedy: π_L takes its most likely action instead of sampling.
-        max_episode_steps: low-level time limit (default the level's).
+        guidance: classifier-free guidance weight w for π_L (0: none; see SampledLowLevelPolicy).
+        env_config: kwargs of the downstream env (e.g. max_episode_steps).
         seed: seed of π_L's action sampling (a seeded reset reseeds it).
     """
-    from behaviorlab.envs.minigrid import make_babyai
+    from behaviorlab.envs import make_env
 
     model, _ = load_model(low_level)
     book = load_codebook(codebook)
-    policy = SampledLowLevelPolicy(model, greedy=greedy, seed=seed)
-    return GoalCodeEnv(make_babyai(level, max_episode_steps=max_episode_steps), policy, book.codes, steps_per_goal)
+    policy = SampledLowLevelPolicy(model, greedy=greedy, seed=seed, guidance=guidance)
+    return GoalCodeEnv(make_env(env_id, env_config), policy, book.codes, steps_per_goal)

@@ -2,8 +2,10 @@
 
 Goal embedding for BabyAI ("babyai_view"): the 7×7×3 agent-centric symbolic view of the goal
 state, flattened: what the agent should end up seeing. Direction and mission are left out (they
-are not properties of the state to reach). The paper embeds Minecraft frames with MineCLIP; a
-symbolic view is already a compact, meaningful state description, so no encoder is learned.
+are not properties of the state to reach). For Crafter ("crafter_state"): the one-hot 9×7 view
+and the inventory (what to see and what to hold); facing, daylight and sleep are left out. The
+paper embeds Minecraft frames with MineCLIP; a symbolic view is already a compact, meaningful
+state description, so no encoder is learned.
 """
 
 from __future__ import annotations
@@ -15,9 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
+from behaviorlab.envs import crafter
 from behaviorlab.envs.minigrid import IMAGE_SLICE
 
-GOAL_EMBEDDINGS = {"babyai_view": IMAGE_SLICE, "observation": slice(None)}
+# Which entries of the flat observation a goal keeps.
+GOAL_EMBEDDINGS = {"babyai_view": IMAGE_SLICE,
+                   "crafter_state": np.r_[crafter.VIEW_SLICE, crafter.INVENTORY_SLICE],
+                   "observation": slice(None)}
 
 
 def goal_embedding(observations: np.ndarray, kind: str) -> np.ndarray:

@@ -1,13 +1,15 @@
-"""Task-agnostic BabyAI datasets: minigrid's BabyAIBot solving random missions of chosen levels.
+"""Task-agnostic datasets: BabyAI's bot on random missions, or a scripted explorer in Crafter.
 
-Episode i plays level `levels[i % len(levels)]` from reset seed SeedSequence([seed, i]), so a
-dataset is a function of (levels, seed, episodes) and a resumed collection continues exactly
-where the interrupted one stopped (each episode's source, `LEVEL#i`, records its index). An
-episode is written only once it ends, so a crash never leaves half an episode; an episode on
-which the bot raises (it does on a few rare layouts) is skipped and counted.
+BabyAI: episode i plays level `levels[i % len(levels)]` from reset seed SeedSequence([seed, i]),
+and minigrid's BabyAIBot solves its mission. Crafter: episode i plays the world of reset seed
+SeedSequence([seed, i]) with `CrafterExplorer` (or uniformly random actions) seeded the same way.
+So a dataset is a function of its arguments, and a resumed collection continues exactly where the
+interrupted one stopped (each episode's source, `NAME#i`, records its index). An episode is written
+only once it ends, so a crash never leaves half an episode; an episode on which the BabyAI bot
+raises (it does on a few rare layouts) is skipped and counted.
 
-Observations are `behaviorlab.envs.minigrid`'s flat vector (the layout is recorded in the
-dataset's attributes); actions int64; rewards the level's.
+Observations are the flat vectors of `behaviorlab.envs.minigrid` / `behaviorlab.envs.crafter`
+(the layout is recorded in the dataset's attributes); actions int64; rewards the env's.
 """
 
 from __future__ import annotations
@@ -24,15 +26,17 @@ from behaviorlab.envs.datasets.trajectories import (
     DatasetError,
     TrajectoryWriter,
 )
-from behaviorlab.envs.minigrid import OBSERVATION_LAYOUT, babyai_ids, make_babyai
+from behaviorlab.envs.minigrid import babyai_ids, make_babyai
+
+CRAFTER_POLICIES = ("explorer", "random")
 
 
 @dataclass(frozen=True)
 class CollectionSummary:
     episodes_written: int  # by this call
-    episodes_skipped: int  # the bot raised
+    episodes_skipped: int  # the BabyAI bot raised
     steps_written: int
-    successes: int  # episodes of this call that ended with a positive reward
+    successes: int  # episodes of this call with a positive return (BabyAI: solved; Crafter: any achievement)
     seconds: float
     total_episodes: int  # in the dataset after this call
 
@@ -46,8 +50,44 @@ def episode_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
 
 
-def _play(env, level_seed: int) -> tuple[list, list, list, bool]:
-    """One bot episode: observations, actions, rewards, and whether it terminated (vs a time limit)."""
+# One episode: (observations, actions, rewards, terminated (vs a time limit), extra progress text).
+Episode = tuple[list, list, list, bool, str]
+
+
+def _collect(out: Path, episodes: int, play: Callable[[int], tuple[str, Episode]], *, source: str, command: str,
+             attributes: dict, success_name: str, progress: Callable[[str], None] | None) -> CollectionSummary:
+    """Write episodes first…episodes-1 of `play(index) -> (name, episode)` to the dataset at `out`,
+    continuing after the highest index it already holds."""
+    mode = "append" if (out / METADATA_FILE).exists() else "create"
+    start = time.perf_counter()
+    written = skipped = steps = successes = 0
+    with TrajectoryWriter(out, mode=mode, source=source, command=command, attributes=attributes,
+                          shard_steps=20_000) as writer:
+        done_indices = {int(name.rpartition("#")[2]) for name in writer.sources if "#" in name}
+        first = max(done_indices, default=-1) + 1
+        report_every = max(1, (episodes - first) // 20)
+        for index in range(first, episodes):
+            try:
+                name, (observations, actions, rewards, terminated, extra) = play(index)
+            except Exception:  # noqa: BLE001 - the BabyAI bot fails on rare layouts in several ways; skip them
+                skipped += 1
+                continue
+            for obs, action, reward in zip(observations, actions, rewards):
+                writer.add_step(obs, np.int64(action), reward=reward)
+            writer.end_episode(terminated=terminated, source=f"{name}#{index}")
+            written += 1
+            steps += len(actions)
+            successes += sum(rewards) > 0
+            if progress and (written % report_every == 0 or index == episodes - 1):
+                elapsed = time.perf_counter() - start
+                progress(f"[collect] episode {index + 1:,}/{episodes:,} | {steps:,} steps | "
+                         f"{steps / elapsed:,.0f} steps/s | {success_name} {successes / written:.2f} | "
+                         f"skipped {skipped}{extra}")
+        total = writer.num_episodes
+    return CollectionSummary(written, skipped, steps, successes, time.perf_counter() - start, total)
+
+
+def _play_babyai(env, level_seed: int) -> Episode:
     from minigrid.utils.baby_ai_bot import BabyAIBot
 
     obs, _ = env.reset(seed=level_seed)
@@ -61,47 +101,66 @@ def _play(env, level_seed: int) -> tuple[list, list, list, bool]:
         rewards.append(float(reward))
         obs = next_obs
         if terminated or truncated:
-            return observations, actions, rewards, bool(terminated)
+            return observations, actions, rewards, bool(terminated), ""
 
 
 def collect_babyai(out: str | Path, levels: Sequence[str], episodes: int, *, seed: int = 0,
                    max_episode_steps: int | None = None, command: str = "",
                    progress: Callable[[str], None] | None = print) -> CollectionSummary:
-    """Write (or resume) a dataset of `episodes` bot episodes at `out`; returns what this call did."""
+    """Write (or resume) a dataset of `episodes` BabyAI bot episodes at `out`; returns what this call did."""
+    from behaviorlab.envs.minigrid import OBSERVATION_LAYOUT
+
     if not levels:
-        raise DatasetError("collect: give at least one BabyAI level")
+        raise DatasetError("collect: give at least one BabyAI level (--levels)")
     known = babyai_ids()
     unknown = [level for level in levels if level not in known]
     if unknown:
         raise DatasetError(f"collect: unknown BabyAI level(s) {', '.join(unknown)}; see `behaviorlab envs --family babyai`")
-    out = Path(out)
     envs = {level: make_babyai(level, max_episode_steps=max_episode_steps) for level in levels}
     attributes = {"observation_layout": OBSERVATION_LAYOUT, "num_actions": int(envs[levels[0]].action_space.n),
                   "levels": list(levels), "seed": seed, "max_episode_steps": max_episode_steps}
-    mode = "append" if (out / METADATA_FILE).exists() else "create"
-    start = time.perf_counter()
-    written = skipped = steps = successes = 0
-    with TrajectoryWriter(out, mode=mode, source="BabyAIBot (minigrid.utils.baby_ai_bot)", command=command,
-                          attributes=attributes, shard_steps=20_000) as writer:
-        done_indices = {int(source.rpartition("#")[2]) for source in writer.sources if "#" in source}
-        first = max(done_indices, default=-1) + 1
-        report_every = max(1, (episodes - first) // 20)
-        for index in range(first, episodes):
-            level = levels[index % len(levels)]
-            try:
-                observations, actions, rewards, terminated = _play(envs[level], episode_seed(seed, index))
-            except Exception:  # noqa: BLE001 - the bot fails on rare layouts in several ways; skip them
-                skipped += 1
-                continue
-            for obs, action, reward in zip(observations, actions, rewards):
-                writer.add_step(obs, np.int64(action), reward=reward)
-            writer.end_episode(terminated=terminated, source=f"{level}#{index}")
-            written += 1
-            steps += len(actions)
-            successes += rewards[-1] > 0
-            if progress and (written % report_every == 0 or index == episodes - 1):
-                elapsed = time.perf_counter() - start
-                progress(f"[collect] episode {index + 1:,}/{episodes:,} | {steps:,} steps | "
-                         f"{steps / elapsed:,.0f} steps/s | bot success {successes / written:.2f} | skipped {skipped}")
-        total = writer.num_episodes
-    return CollectionSummary(written, skipped, steps, successes, time.perf_counter() - start, total)
+
+    def play(index: int) -> tuple[str, Episode]:
+        level = levels[index % len(levels)]
+        return level, _play_babyai(envs[level], episode_seed(seed, index))
+
+    return _collect(Path(out), episodes, play, source="BabyAIBot (minigrid.utils.baby_ai_bot)", command=command,
+                    attributes=attributes, success_name="bot success", progress=progress)
+
+
+def collect_crafter(out: str | Path, episodes: int, *, policy: str = "explorer", seed: int = 0,
+                    max_episode_steps: int = 1000, epsilon: float = 0.1, command: str = "",
+                    progress: Callable[[str], None] | None = print) -> CollectionSummary:
+    """Write (or resume) a dataset of `episodes` Crafter episodes (symbolic observations, Crafter's
+    reward) played by `policy`: "explorer" (`CrafterExplorer`, random actions with probability
+    `epsilon`) or "random" (uniform actions)."""
+    from behaviorlab.envs.crafter import OBSERVATION_LAYOUT, CrafterEnv, CrafterExplorer
+
+    if policy not in CRAFTER_POLICIES:
+        raise DatasetError(f"collect: Crafter policy {policy!r}: choose one of {', '.join(CRAFTER_POLICIES)}")
+    env = CrafterEnv(max_episode_steps=max_episode_steps)
+    attributes = {"observation_layout": OBSERVATION_LAYOUT, "num_actions": int(env.action_space.n), "env": "Crafter-v1",
+                  "policy": policy, "epsilon": epsilon, "seed": seed, "max_episode_steps": max_episode_steps}
+    counts = {"episodes": 0, "achievements": 0}  # this call's, for the progress line
+
+    def play(index: int) -> tuple[str, Episode]:
+        episode_rng_seed = episode_seed(seed, index)
+        explorer = CrafterExplorer(seed=episode_rng_seed, epsilon=epsilon)
+        rng = np.random.default_rng(episode_rng_seed)
+        obs, _ = env.reset(seed=episode_rng_seed)
+        observations, actions, rewards = [], [], []
+        while True:
+            action = explorer(obs) if policy == "explorer" else int(rng.integers(env.action_space.n))
+            next_obs, reward, terminated, truncated, info = env.step(action)
+            observations.append(obs)
+            actions.append(action)
+            rewards.append(reward)
+            obs = next_obs
+            if terminated or truncated:
+                counts["episodes"] += 1
+                counts["achievements"] += len(info["achievements"])
+                extra = f" | achievements per episode {counts['achievements'] / counts['episodes']:.1f}"
+                return "Crafter-v1", (observations, actions, rewards, terminated, extra)
+
+    return _collect(Path(out), episodes, play, source="CrafterExplorer (behaviorlab.envs.crafter)" if policy == "explorer" else "uniformly random actions",
+                    command=command, attributes=attributes, success_name="with an achievement", progress=progress)
