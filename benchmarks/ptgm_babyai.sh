@@ -16,9 +16,8 @@ ARTIFACTS=${ARTIFACTS:-$HOME/behaviorlab_data/ptgm/babyai-gotolocal}
 RESULTS=${RESULTS:-benchmarks/results}
 BIN=${BIN:-.venv/bin}
 ARTIFACTS=$(cd "$ARTIFACTS" && pwd)
-for name in low_level.pt codebook.npz prior.pt; do
-  [[ -f "$ARTIFACTS/$name" ]] || { echo "missing $ARTIFACTS/$name: run experiments/ptgm/babyai_pipeline.sh first" >&2; exit 1; }
-done
+source benchmarks/lib.sh
+require_ptgm_artifacts babyai_pipeline.sh
 # LEVEL: the downstream level (default GoToLocal, which the pre-training dataset contains; e.g.
 # PickupDist is held out). The specs are the GoToLocal ones with the level and names replaced.
 LEVEL=${LEVEL:-GoToLocal}
@@ -36,8 +35,6 @@ done
 flat=$prefix-flat-ppo
 retarget benchmarks/specs/ptgm-babyai-gotolocal-flat-ppo.yaml "$flat"
 sed -i "s|^stop: {env_steps: 200000}|stop: {env_steps: ${FLAT_ENV_STEPS:-200000}}|" "$specs/$flat.yaml"
-
-source benchmarks/lib.sh
 
 names=("$prefix" "$prefix-lambda0" "$prefix-acer")
 pids=()

@@ -16,9 +16,8 @@ ARTIFACTS=${ARTIFACTS:-$HOME/behaviorlab_data/ptgm/crafter}
 RESULTS=${RESULTS:-benchmarks/results}
 BIN=${BIN:-.venv/bin}
 ARTIFACTS=$(cd "$ARTIFACTS" && pwd)
-for name in low_level.pt codebook.npz prior.pt; do
-  [[ -f "$ARTIFACTS/$name" ]] || { echo "missing $ARTIFACTS/$name: run experiments/ptgm/crafter_pipeline.sh first" >&2; exit 1; }
-done
+source benchmarks/lib.sh
+require_ptgm_artifacts crafter_pipeline.sh
 TASK=${TASK:-place_table}
 prefix=ptgm-crafter-${TASK//_/-}
 specs="$RESULTS/specs"
@@ -31,8 +30,6 @@ benchmark_spec() {  # benchmark_spec SOURCE NAME [extra sed expression]: 3 seeds
 benchmark_spec experiments/ptgm/crafter_highlevel.yaml.template "$prefix"
 benchmark_spec experiments/ptgm/crafter_highlevel.yaml.template "$prefix-lambda0" "s|goal_prior_kl_coeff: 0.05|goal_prior_kl_coeff: 0.0|"
 benchmark_spec experiments/ptgm/crafter_flat_ppo.yaml "$prefix-flat-ppo"
-
-source benchmarks/lib.sh
 
 pids=()
 for name in "$prefix" "$prefix-lambda0" "$prefix-flat-ppo"; do
