@@ -123,7 +123,7 @@ class CrafterEnv(gym.Env):
             self._env._seed = int(seed)
             self._env._episode = 0
         frame = self._env.reset()
-        return self._observation(frame), {"achievements": {}}
+        return self._observation(frame, None), {"achievements": {}}
 
     def step(self, action):
         frame, reward, done, info = self._env.step(int(action))
@@ -134,17 +134,20 @@ class CrafterEnv(gym.Env):
         else:
             reward = float(self.task in unlocked)
             terminated = dead or self.task in unlocked
-        return self._observation(frame), float(reward), terminated, done and not terminated, {"achievements": unlocked}
+        observation = self._observation(frame, info["semantic"])
+        return observation, float(reward), terminated, done and not terminated, {"achievements": unlocked}
 
     def render(self):
         return self._env.render() if self.render_mode == "rgb_array" else None
 
-    def _observation(self, frame: np.ndarray) -> np.ndarray:
+    def _observation(self, frame: np.ndarray, semantic: np.ndarray | None) -> np.ndarray:
+        """`semantic`: the world's semantic map when step() already has it (None after reset)."""
         if self.observation_kind == "pixels":
             return frame
         # Crafter exposes its symbolic state only through these attributes.
         player, world = self._env._player, self._env._world
-        return symbolic_observation(self._env._sem_view(), np.asarray(player.pos), tuple(player.facing),
+        semantic = self._env._sem_view() if semantic is None else semantic
+        return symbolic_observation(semantic, np.asarray(player.pos), tuple(player.facing),
                                     [player.inventory[name] for name in self._item_names], world.daylight,
                                     player.sleeping)
 
