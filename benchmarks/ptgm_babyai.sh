@@ -8,8 +8,9 @@
 # $ARTIFACTS (low_level.pt, codebook.npz, prior.pt; their .json and the pipeline's log.txt, if
 # there, feed the wall-time table). Output: $RESULTS/ptgm-babyai-<level>{,-lambda0,-acer,-flat-ppo}
 # and, from benchmarks/ptgm_report.py, docs/benchmarks/ptgm_babyai/ (ptgm_babyai_<level>/
-# for a LEVEL other than GoToLocal).
-# Usage: [LEVEL=GoToLocal] [ARTIFACTS=DIR] [RESULTS=DIR] [FLAT_ENV_STEPS=N] [FLAT_PARALLEL_SEEDS=1] benchmarks/ptgm_babyai.sh
+# for a LEVEL other than GoToLocal; OUT overrides it). Flat PPO does not use the artifacts: to
+# compare pre-training datasets on one level, link an earlier $RESULTS/…-flat-ppo into the new RESULTS.
+# Usage: [LEVEL=GoToLocal] [ARTIFACTS=DIR] [RESULTS=DIR] [OUT=DIR] [FLAT_ENV_STEPS=N] [FLAT_PARALLEL_SEEDS=1] benchmarks/ptgm_babyai.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ARTIFACTS=${ARTIFACTS:-$HOME/behaviorlab_data/ptgm/babyai-gotolocal}
@@ -56,5 +57,6 @@ for pid in "${pids[@]}"; do
 done
 out=docs/benchmarks/ptgm_babyai
 [[ "$LEVEL" == GoToLocal ]] || out=${out}_$level_name
+out=${OUT:-$out}
 "$BIN/python" benchmarks/ptgm_report.py "$RESULTS" --artifacts "$ARTIFACTS" --out "$out" \
   --prefix "$prefix" --level "BabyAI $LEVEL"

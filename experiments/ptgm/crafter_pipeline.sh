@@ -3,14 +3,17 @@
 # achievement. Like babyai_pipeline.sh: each stage reads the previous one's artifact from
 # $ARTIFACTS, and the high-level spec is written there from crafter_highlevel.yaml.template.
 # Crafter steps at ~180/s here, so the default dataset (400 episodes ≈ 75k steps) takes ~7 min.
-# Re-running resumes the collection and redoes the (quick) offline stages. Run from the repository root.
-# Usage: experiments/ptgm/crafter_pipeline.sh [EPISODES] [extra args for `behaviorlab run`, e.g. --smoke]
+# Re-running resumes the collection and redoes the (quick) offline stages. RAY_DATA=1 runs the goals
+# and prior stages' dataset passes as Ray Data jobs. Run from the repository root.
+# Usage: [RAY_DATA=1] experiments/ptgm/crafter_pipeline.sh [EPISODES] [extra args for `behaviorlab run`, e.g. --smoke]
 set -euo pipefail
 EPISODES=${1:-400}
 shift || true
 ARTIFACTS=${ARTIFACTS:-$HOME/behaviorlab_data/ptgm/crafter}
 BIN=${BIN:-.venv/bin}
 PTGM="$BIN/python -m behaviorlab.algorithms.ptgm"
+ray_data=()
+[[ "${RAY_DATA:-0}" == 1 ]] && ray_data=(--ray)
 mkdir -p "$ARTIFACTS"
 
 "$BIN/behaviorlab" data collect "$ARTIFACTS/data" --env crafter --policy explorer --episodes "$EPISODES" --seed 0
@@ -18,8 +21,8 @@ mkdir -p "$ARTIFACTS"
 # and π_L pursues a code for 10 steps (crafter_highlevel.yaml.template).
 $PTGM bc "$ARTIFACTS/data" "$ARTIFACTS/low_level.pt" --goal-embedding crafter_state --k-min 1 --k-max 10 \
   --goal-dropout 0.1 --epochs 20
-$PTGM goals "$ARTIFACTS/data" "$ARTIFACTS/low_level.pt" "$ARTIFACTS/codebook.npz" --num-codes 32
-$PTGM prior "$ARTIFACTS/data" "$ARTIFACTS/codebook.npz" "$ARTIFACTS/prior.pt" --epochs 20
+$PTGM goals "$ARTIFACTS/data" "$ARTIFACTS/low_level.pt" "$ARTIFACTS/codebook.npz" --num-codes 32 "${ray_data[@]}"
+$PTGM prior "$ARTIFACTS/data" "$ARTIFACTS/codebook.npz" "$ARTIFACTS/prior.pt" --epochs 20 "${ray_data[@]}"
 sed "s|@ARTIFACTS@|$(cd "$ARTIFACTS" && pwd)|g" experiments/ptgm/crafter_highlevel.yaml.template \
   > "$ARTIFACTS/crafter_highlevel.yaml"
 "$BIN/behaviorlab" run "$ARTIFACTS/crafter_highlevel.yaml" "$@"

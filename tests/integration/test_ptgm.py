@@ -1,7 +1,7 @@
 """PTGM end to end on BabyAI through experiments/ptgm/babyai_pipeline.sh: bot dataset → π_L →
-codebook → prior → smoke runs of both high levels over goal codes (PTGM: PPO + goal-prior KL;
-PTGMACER: ACER + goal-prior KL); the same on Crafter (crafter_pipeline.sh); and the KL term of
-both learners."""
+codebook → prior (their dataset passes as Ray Data jobs, which match the local ones) → smoke runs
+of both high levels over goal codes (PTGM: PPO + goal-prior KL; PTGMACER: ACER + goal-prior KL);
+the same on Crafter (crafter_pipeline.sh); and the KL term of both learners."""
 
 import csv
 import json
@@ -20,13 +20,15 @@ pytest.importorskip("sklearn")
 
 def test_babyai_pipeline_runs_every_stage(tmp_path):
     artifacts = tmp_path / "artifacts"
-    env = {**cli_env(tmp_path / "results"), "ARTIFACTS": str(artifacts), "BIN": str(Path(sys.executable).parent)}
+    env = {**cli_env(tmp_path / "results"), "ARTIFACTS": str(artifacts), "BIN": str(Path(sys.executable).parent),
+           "RAY_DATA": "1"}
     result = subprocess.run(["bash", "experiments/ptgm/babyai_pipeline.sh", "40", "--smoke"], cwd=REPO, env=env,
                             capture_output=True, text=True, timeout=420, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for name in ("low_level.pt", "low_level.json", "codebook.npz", "codebook.json", "prior.pt", "prior.json"):
         assert (artifacts / name).is_file(), name
     assert "episode 40/40" in result.stdout and "[prior] epoch 20/20" in result.stdout
+    assert "(Ray Data)" in result.stdout  # RAY_DATA=1: the goals and prior passes ran as Ray Data jobs
     progress = next((tmp_path / "results").glob("ptgm-babyai-gotolocal-smoke/*/progress.csv"))
     rows = list(csv.DictReader(progress.open()))
     assert len(rows) == 2
@@ -191,3 +193,31 @@ def test_a_missing_goal_prior_stops_the_run_before_it_starts(tmp_path, algorithm
     assert "prior.pt is not a file" in problem and "`prior` stage" in fix
     (tmp_path / "prior.pt").write_bytes(b"")
     assert config.missing_inputs() == {}
+
+
+def test_ray_data_passes_give_the_local_codebook_and_prior(local_ray, tmp_path, capsys):
+    """`goals --ray` and `prior --ray` read the dataset in Ray Data jobs (the shards in any order):
+    the same codebook, the same labels and so the same prior training as the passes in process."""
+    import numpy as np
+
+    from behaviorlab.algorithms.ptgm.__main__ import main
+    from behaviorlab.algorithms.ptgm.goals import load_codebook
+    from behaviorlab.algorithms.ptgm.pretrain import train_low_level
+    from tests.unit.test_ptgm import _tiny_dataset
+
+    _tiny_dataset(tmp_path / "data", episodes=400)  # 2,400 steps: 3 shards
+    train_low_level(tmp_path / "data", tmp_path / "low.pt", k_min=1, k_max=3, epochs=1, hidden=(16,), log=None)
+    reports = {}
+    for engine, flag in (("local", []), ("ray", ["--ray"])):
+        out = tmp_path / engine
+        assert main(["goals", str(tmp_path / "data"), str(tmp_path / "low.pt"), str(out / "book.npz"),
+                     "--num-codes", "6", "--num-goals", "1000", *flag]) == 0
+        assert main(["prior", str(tmp_path / "data"), str(out / "book.npz"), str(out / "prior.pt"), "--epochs", "2",
+                     "--hidden", "16", *flag]) == 0
+        reports[engine] = json.loads((out / "prior.json").read_text())
+    assert "(Ray Data)" in capsys.readouterr().out
+    local, ray = load_codebook(tmp_path / "local/book.npz"), load_codebook(tmp_path / "ray/book.npz")
+    np.testing.assert_array_equal(ray.codes, local.codes)
+    assert ray.metadata["dataset_rows"] == local.metadata["dataset_rows"]
+    assert ray.metadata["embedding_job"]["engine"] == "Ray Data" and reports["ray"]["labelling_job"]["steps"] == 2400
+    assert reports["ray"]["history"] == reports["local"]["history"]

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from behaviorlab.envs.datasets import (
@@ -271,6 +272,30 @@ def test_shards_written_elsewhere_are_adopted(tmp_path):
     for record, steps in reader.iter_episodes():
         check_episode(steps, record.episode_id, record.num_steps)
     assert not (path / ".staging").exists()
+
+
+def test_step_index_gives_each_step_its_row_in_dataset_order(tmp_path):
+    path = tmp_path / "data"
+    obs, action, reward, info = make_step(0, 0)
+    with TrajectoryWriter(path, spec=DatasetSpec.of_step(obs, action, reward, info), shard_steps=5) as writer:
+        write_episodes(writer, [3])
+        staged = writer.staging_file()
+        shard = ShardWriter(staged, writer.spec)
+        for episode, length in ((8, 4), (7, 2)):  # a shard from elsewhere, its ids out of order
+            for step in range(length):
+                shard.add_step(episode, *make_step(episode, step))
+            shard.end_episode(terminated=True)
+        shard.close()
+        writer.add_shard(staged, [(8, "run-8", 4), (7, "run-7", 2)])
+        write_episodes(writer, [6], first_episode=9)
+    reader = TrajectoryReader(path)
+    steps = next(reader.iter_batches(100))
+    index = reader.step_index()
+    np.testing.assert_array_equal(index.rows(steps.episode_id, steps.step), np.arange(reader.num_steps))
+    np.testing.assert_array_equal(index.step_episode_ids, steps.episode_id)
+    assert index.step_episode_ids.tolist()[:9] == [0, 0, 0, 8, 8, 8, 8, 7, 7]
+    shard_rows = [pq.ParquetFile(file).metadata.num_rows for file in reader.shard_files()]
+    assert len(shard_rows) == reader.metadata["num_shards"] > 1 and sum(shard_rows) == reader.num_steps
 
 
 def test_a_shard_with_other_columns_is_refused(tmp_path):

@@ -7,7 +7,12 @@ import torch
 
 pytest.importorskip("sklearn")
 
-from behaviorlab.algorithms.ptgm.env import GoalCodeEnv, SampledLowLevelPolicy, guided_logits
+from behaviorlab.algorithms.ptgm import embedding_jobs
+from behaviorlab.algorithms.ptgm.env import (
+    GoalCodeEnv,
+    SampledLowLevelPolicy,
+    guided_logits,
+)
 from behaviorlab.algorithms.ptgm.goals import (
     fit_codebook,
     goal_embedding,
@@ -145,6 +150,17 @@ def test_offline_stages_chain_and_bc_lowers_its_loss(tmp_path):
     assert 0 <= prior_report["history"][-1]["majority_label_accuracy"] <= 1
     prior, _ = load_model(tmp_path / "prior.pt")
     assert prior(torch.zeros(5, OBSERVATION_SIZE)).shape == (5, 4)
+
+
+def test_dataset_passes_return_rows_in_dataset_order_across_batches(tmp_path, monkeypatch):
+    monkeypatch.setattr(embedding_jobs, "BATCH_STEPS", 7)  # batches cross episode ends
+    _tiny_dataset(tmp_path / "data", episodes=5, length=4)
+    reader = embedding_jobs.open_flat_dataset(tmp_path / "data")
+    views = goal_embedding(load_transitions(tmp_path / "data").obs, "babyai_view")
+    rows = np.array([17, 3, 3, 0, 19, 8])  # unsorted, with a repeat
+    np.testing.assert_array_equal(embedding_jobs.embed_rows(reader, "babyai_view", rows), views[rows])
+    codes = views[[2, 11, 5]]
+    np.testing.assert_array_equal(embedding_jobs.code_of_every_step(reader, "babyai_view", codes), nearest_code(views, codes))
 
 
 class _Counter(gym.Env):

@@ -1,7 +1,8 @@
 """`python -m behaviorlab.algorithms.ptgm {bc,goals,prior} …`: PTGM's offline stages.
 
 Each stage reads the previous one's artifact by path and writes its own (a .pt or .npz plus a
-.json report next to it); `experiments/ptgm/babyai_pipeline.sh` chains them.
+.json report next to it); `experiments/ptgm/babyai_pipeline.sh` chains them. `--ray` runs the
+goals and prior stages' passes over the dataset as Ray Data jobs.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
         stage.add_argument("--hidden", type=_hidden, default=(256, 256), help="MLP widths, e.g. 256,256")
     for stage in (bc, goals, prior):
         stage.add_argument("--seed", type=int, default=0)
+    for stage in (goals, prior):
+        stage.add_argument("--ray", action="store_true",
+                           help="read the dataset in a Ray Data job (a local Ray, or the cluster under `ray job submit`)")
     return parser
 
 
@@ -62,11 +66,11 @@ def main(argv: list[str] | None = None) -> int:
                                      seed=args.seed)
         elif args.stage == "goals":
             pretrain.fit_goals(args.dataset, args.low_level, args.out, num_codes=args.num_codes,
-                               num_goals=args.num_goals, seed=args.seed)
+                               num_goals=args.num_goals, seed=args.seed, use_ray=args.ray)
         else:
             pretrain.train_prior(args.dataset, args.codebook, args.out, hidden=args.hidden, epochs=args.epochs,
                                  batch_size=args.batch_size, lr=args.lr,
-                                 validation_fraction=args.validation_fraction, seed=args.seed)
+                                 validation_fraction=args.validation_fraction, seed=args.seed, use_ray=args.ray)
     except (DatasetError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -6,6 +6,8 @@
 relabelling, k redrawn every epoch), the goal dropped with probability `goal_dropout`.
 `fit_goals`: KMeans codebook over the embeddings of relabelled goals.
 `train_prior`: π_p(code|s), label = the code nearest the relabelled goal; accuracy on held-out episodes.
+The goals and prior stages read the dataset's observations through `embedding_jobs` (in process,
+or as Ray Data jobs with `use_ray`).
 """
 
 from __future__ import annotations
@@ -18,11 +20,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from behaviorlab.algorithms.ptgm.embedding_jobs import (
+    code_of_every_step,
+    embed_rows,
+    open_flat_dataset,
+)
 from behaviorlab.algorithms.ptgm.goals import (
     fit_codebook,
     goal_embedding,
     load_codebook,
-    nearest_code,
     save_codebook,
 )
 from behaviorlab.algorithms.ptgm.losses import behaviour_cloning_loss
@@ -33,7 +39,6 @@ from behaviorlab.algorithms.ptgm.models import (
     save_model,
 )
 from behaviorlab.algorithms.ptgm.relabel import relabel
-from behaviorlab.envs.datasets import DatasetError, TrajectoryReader
 
 
 @dataclass(frozen=True)
@@ -46,11 +51,7 @@ class Transitions:
 
 def load_transitions(path: str | Path) -> Transitions:
     """A whole trajectory dataset with flat observations and Discrete actions, in memory."""
-    reader = TrajectoryReader(Path(path).expanduser())
-    spec = reader.spec
-    if spec.observation["type"] != "array" or len(spec.observation["shape"]) != 1 or spec.action["shape"]:
-        raise DatasetError(f"{path}: PTGM needs flat vector observations and integer actions, the dataset holds "
-                           f"obs {spec.observation}, action {spec.action}; collect it with `behaviorlab data collect`")
+    reader = open_flat_dataset(path)
     steps = list(reader.iter_batches(65_536))
     actions = np.concatenate([s.action for s in steps]).astype(np.int64)
     # Datasets from `data collect` record the action count; otherwise the largest action seen decides.
@@ -107,36 +108,51 @@ def train_low_level(dataset: str | Path, out: str | Path, *, k_min: int = 1, k_m
                                "seconds": round(time.perf_counter() - start, 2)})
 
 
+def _engine(use_ray: bool) -> str:
+    return "Ray Data" if use_ray else "local"
+
+
 def fit_goals(dataset: str | Path, low_level: str | Path, out: str | Path, *, num_codes: int = 16,
-              num_goals: int = 20_000, seed: int = 0, log=print) -> dict:
+              num_goals: int = 20_000, seed: int = 0, use_ray: bool = False, log=print) -> dict:
     """Stage 2. Goals are relabelled future states (k range and embedding as π_L was trained
-    with, read from `low_level`), `num_goals` of them sampled with `seed`."""
+    with, read from `low_level`), `num_goals` of them sampled with `seed`. Only the sampled steps'
+    embeddings are gathered (a Ray Data job with `use_ray`); KMeans runs here, on the sample."""
     _, settings = load_model(low_level)
     rng = np.random.default_rng(seed)
-    data = load_transitions(dataset)
-    _, future = relabel(data.episode_ids, settings["k_min"], settings["k_max"], rng)
+    reader = open_flat_dataset(dataset)
+    _, future = relabel(reader.step_index().step_episode_ids, settings["k_min"], settings["k_max"], rng)
     chosen = rng.choice(future, size=min(num_goals, len(future)), replace=False)
-    goals = goal_embedding(data.obs[chosen], settings["goal_embedding"])
+    start = time.perf_counter()
+    goals = embed_rows(reader, settings["goal_embedding"], chosen, use_ray=use_ray)
+    embedding_seconds = round(time.perf_counter() - start, 2)
     codebook = fit_codebook(goals, num_codes, seed=seed, metadata={
-        "dataset": str(dataset), "low_level": str(low_level), "goal_embedding": settings["goal_embedding"]})
+        "dataset": str(dataset), "low_level": str(low_level), "goal_embedding": settings["goal_embedding"],
+        "embedding_job": {"engine": _engine(use_ray), "steps_read": reader.num_steps, "seconds": embedding_seconds}})
     codebook.metadata["dataset_rows"] = chosen[codebook.sample_indices].tolist()  # the dataset step each code is
     save_codebook(out, codebook)
     if log:
-        log(f"[goals] {num_codes} codes from {len(goals):,} goals in {codebook.metadata['seconds']:.2f} s "
+        log(f"[goals] embedded {len(goals):,} sampled goals from {reader.num_steps:,} steps in {embedding_seconds:.2f} s "
+            f"({_engine(use_ray)}); {num_codes} codes in {codebook.metadata['seconds']:.2f} s "
             f"({codebook.metadata['distinct_codes']} distinct)")
     return codebook.metadata
 
 
 def train_prior(dataset: str | Path, codebook: str | Path, out: str | Path, *, hidden: tuple[int, ...] = (256, 256),
                 epochs: int = 20, batch_size: int = 256, lr: float = 1e-3, validation_fraction: float = 0.1,
-                seed: int = 0, log=print) -> dict:
-    """Stage 3. Saves `out` (.pt) and a .json report with loss and held-out accuracy per epoch."""
+                seed: int = 0, use_ray: bool = False, log=print) -> dict:
+    """Stage 3. Saves `out` (.pt) and a .json report with loss and held-out accuracy per epoch.
+    Every step's nearest code is found once (a Ray Data job with `use_ray`); a step's label is
+    then the code of the step its relabelled goal is."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     book = load_codebook(codebook)
     _, settings = load_model(book.metadata["low_level"])
     data = load_transitions(dataset)
-    embeddings = goal_embedding(data.obs, settings["goal_embedding"])
+    start = time.perf_counter()
+    step_codes = code_of_every_step(open_flat_dataset(dataset), settings["goal_embedding"], book.codes, use_ray=use_ray)
+    labelling = {"engine": _engine(use_ray), "steps": len(step_codes), "seconds": round(time.perf_counter() - start, 2)}
+    if log:
+        log(f"[prior] nearest code of {len(step_codes):,} steps in {labelling['seconds']:.2f} s ({labelling['engine']})")
     held_out = _split_episodes(data.episode_ids, validation_fraction, rng)
     model = GoalPrior(data.obs.shape[1], book.num_codes, hidden)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -144,7 +160,7 @@ def train_prior(dataset: str | Path, codebook: str | Path, out: str | Path, *, h
     start, history = time.perf_counter(), []
     for epoch in range(epochs):
         steps, future = relabel(data.episode_ids, settings["k_min"], settings["k_max"], rng)
-        labels = torch.from_numpy(nearest_code(embeddings[future], book.codes))
+        labels = torch.from_numpy(step_codes[future])
         train = np.flatnonzero(~held_out[steps])
         total = 0.0
         model.train()
@@ -170,4 +186,5 @@ def train_prior(dataset: str | Path, codebook: str | Path, out: str | Path, *, h
     meta = {"dataset": str(dataset), "codebook": str(codebook), "epochs": epochs, "batch_size": batch_size, "lr": lr,
             "validation_fraction": validation_fraction, "seed": seed}
     save_model(out, model, meta)
-    return _write_report(out, {**meta, "history": history, "seconds": round(time.perf_counter() - start, 2)})
+    return _write_report(out, {**meta, "labelling_job": labelling, "history": history,
+                               "seconds": round(time.perf_counter() - start, 2)})

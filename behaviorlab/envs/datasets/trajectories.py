@@ -16,9 +16,9 @@ vectors) are fixed-size binary columns holding their little-endian bytes, shape 
 spec: parquet writes and reads such a column about ten times faster than nested lists.
 
 Why parquet rather than npz: columns compress (zstd) and can be read one at a time; row groups
-let a reader stream batches or pick one episode without loading a whole shard; and Ray Data reads
-the shards directly (`ray.data.read_parquet`) for cluster-scale preprocessing. An npz member has
-to be read whole.
+let a reader stream batches or pick one episode without loading a whole shard; and a cluster's
+tasks can each stream their own shards for preprocessing (PTGM's `embedding_jobs`). An npz member
+has to be read whole.
 
 Crash safety: every file is written under a temporary name and renamed into place. metadata.json
 is the commit record, rewritten after each finished shard; it names how many episodes of
@@ -171,6 +171,12 @@ class DatasetSpec:
     def schema(self) -> pa.Schema:
         return pa.schema([column.arrow_field() for column in self.columns()])
 
+    def column(self, name: str) -> Column:
+        for column in self.columns():
+            if column.name == name:
+                return column
+        raise KeyError(f"no column {name!r}; the columns are {', '.join(c.name for c in self.columns())}")
+
 
 # ---------------------------------------------------------------------------------------------
 # Steps as numpy arrays, as readers return them.
@@ -202,7 +208,8 @@ class EpisodeRecord:
     row: int  # row of its first step in that shard
 
 
-def _binary_to_numpy(chunked: pa.ChunkedArray, column: Column) -> np.ndarray:
+def decode_column(chunked: pa.ChunkedArray, column: Column) -> np.ndarray:
+    """A fixed-size binary column as the array it holds, [rows, *column.shape]."""
     width = column.nbytes
     parts = [np.frombuffer(chunk.buffers()[1], np.uint8, count=len(chunk) * width, offset=chunk.offset * width)
              for chunk in chunked.chunks if len(chunk)]
@@ -214,7 +221,7 @@ def _table_to_steps(table: pa.Table, spec: DatasetSpec) -> Steps:
     arrays = {}
     for column in spec.columns():
         values = table.column(column.name)
-        arrays[column.name] = _binary_to_numpy(values, column) if column.shape else np.array(values.to_numpy())
+        arrays[column.name] = decode_column(values, column) if column.shape else np.array(values.to_numpy())
     return Steps(
         episode_id=arrays["episode_id"], step=arrays["step"],
         obs=_unflatten(spec.observation, "obs", arrays), action=_unflatten(spec.action, "action", arrays),
@@ -683,6 +690,19 @@ class TrajectoryWriter:
 # Reading
 
 
+@dataclass(frozen=True)
+class StepIndex:
+    """Row numbers of steps in dataset order (the order `iter_batches` yields them), so that jobs
+    reading the shards in any order (Ray Data) can put their results in place."""
+
+    episode_ids: np.ndarray  # int64 [episodes], sorted
+    first_rows: np.ndarray  # int64 [episodes]: the row of each episode's first step
+    step_episode_ids: np.ndarray  # int64 [steps]: the episode of every step, in dataset order
+
+    def rows(self, episode_id: np.ndarray, step: np.ndarray) -> np.ndarray:
+        return self.first_rows[np.searchsorted(self.episode_ids, episode_id)] + np.asarray(step, np.int64)
+
+
 class TrajectoryReader:
     """Streams a complete dataset: episodes one at a time, fixed-size batches, or one episode by id.
     Memory stays at about one row group plus what is returned."""
@@ -703,6 +723,19 @@ class TrajectoryReader:
     @property
     def num_steps(self) -> int:
         return self.metadata["num_steps"]
+
+    def shard_files(self) -> list[Path]:
+        """The shard files, in dataset order (what distributed jobs split among their tasks)."""
+        return [_shard_path(self.root, index) for index in range(self.metadata["num_shards"])]
+
+    def step_index(self) -> StepIndex:
+        """Where each (episode_id, step) is in dataset order, from episodes.parquet alone."""
+        ordered = sorted(self.episodes, key=lambda episode: (episode.shard, episode.row))
+        lengths = np.array([episode.num_steps for episode in ordered], np.int64)
+        ids = np.array([episode.episode_id for episode in ordered], np.int64)
+        first_rows = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        by_id = np.argsort(ids)
+        return StepIndex(ids[by_id], first_rows[by_id], np.repeat(ids, lengths))
 
     def _shard(self, index: int) -> pq.ParquetFile:
         path = _shard_path(self.root, index)

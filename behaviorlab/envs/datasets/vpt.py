@@ -42,7 +42,6 @@ storage every node sees).
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -53,6 +52,7 @@ import av
 import cv2
 import numpy as np
 
+from behaviorlab.envs.datasets.ray_jobs import quiet_ray_data, start_ray
 from behaviorlab.envs.datasets.trajectories import (
     METADATA_FILE,
     DatasetError,
@@ -289,11 +289,7 @@ def convert_segment_job(job: dict, *, size: Sequence[int], cursor: bool) -> dict
 def _ray_results(jobs: list[dict], size: Sequence[int], cursor: bool) -> Iterator[dict]:
     import ray.data
 
-    # convert_vpt prints its own progress lines; Ray Data's bars and execution notices would bury them
-    # (after the import: importing ray.data configures its loggers).
-    logging.getLogger("ray.data").setLevel(logging.ERROR)
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = False
+    quiet_ray_data()
     dataset = ray.data.from_items(jobs, override_num_blocks=len(jobs))  # one task per segment
     yield from dataset.map(convert_segment_job, fn_kwargs={"size": list(size), "cursor": cursor}, num_cpus=1).iter_rows()
 
@@ -343,7 +339,7 @@ def convert_vpt(index_file: str | Path, out_dir: str | Path, *, size: tuple[int,
                      "episode_id": writer.next_episode_id + position, "shard_file": str(writer.staging_file())}
                     for position, segment in enumerate(todo)]
             if use_ray and jobs:
-                started_ray = _start_ray()
+                started_ray = start_ray()
             log = _ProgressLog(progress)  # times and rates count from here, after Ray's start-up
             log.line(f"converting {len(todo)} of {len(segments)} segments from {index_file} into {out_dir} "
                      f"({size[0]}x{size[1]} frames, {'Ray Data' if use_ray else 'local'})"
@@ -379,16 +375,6 @@ def convert_vpt(index_file: str | Path, out_dir: str | Path, *, size: tuple[int,
              f"{converted} episodes ({steps:,} steps){f', {empty} segments had only null actions' if empty else ''}; "
              f"{frames:,} frames in {summary.seconds:.1f} s ({summary.frames_per_second:,.0f} frames/s)")
     return summary
-
-
-def _start_ray() -> bool:
-    """Start (or, under `ray job submit`, connect to) Ray unless it is running; True if started here."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
-    return True
 
 
 class _ProgressLog:
