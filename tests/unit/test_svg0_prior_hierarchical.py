@@ -89,14 +89,15 @@ def test_latent_segments_pad_each_chunk_by_repeating_its_last_step():
 
 
 # --- the module and the loss -------------------------------------------------------------------
-def _build(shared=True, hold_steps=1, prior_type="mlp", space=DICT_SPACE):
+def _build(shared=True, hold_steps=1, prior_type="mlp", space=DICT_SPACE, critic_sees_latent=True):
     dict_keys = {"prior_keys": ["proprio"]} if isinstance(space, gym.spaces.Dict) else {}
     spec = RLModuleSpec(module_class=HierarchicalSVG0PriorTorchRLModule, observation_space=space,
                         action_space=gym.spaces.Box(-1, 1, (2,)),
                         model_config={**dict_keys, "policy_hiddens": [16], "critic_hiddens": [16],
                                       "prior_hiddens": [16], "lower_hiddens": [16], "action_samples": 3,
                                       "latent_dim": LATENT_DIM, "shared_lower_level": shared,
-                                      "hold_steps": hold_steps, "prior_type": prior_type, "prior_lstm_size": 8})
+                                      "hold_steps": hold_steps, "prior_type": prior_type, "prior_lstm_size": 8,
+                                      "critic_sees_latent": critic_sees_latent})
     torch.manual_seed(0)
     return spec.build()
 
@@ -255,6 +256,28 @@ def test_the_critic_does_not_train_the_high_level_through_z():
     assert all(v == 0 for n, v in grads.items() if n.startswith("policy."))
     assert any(v > 0 for n, v in grads.items() if n.startswith("lower."))
     assert module.critic[0].weight[:, -LATENT_DIM - 1:-1].abs().sum() > 0  # Q does depend on z
+
+
+def test_a_critic_without_z_values_the_same_action_equally_under_any_z():
+    module = _build(critic_sees_latent=False)
+    assert module.critic[0].in_features == 3 + 2 + 2  # proprio, task and the action: no z
+    batch, rest = _batch()
+    q_taken = _loss(module, batch, rest)[0].q_taken
+    batch[LATENTS] = torch.randn_like(batch[LATENTS])
+    torch.testing.assert_close(_loss(module, batch, rest)[0].q_taken, q_taken)
+    out, _, _ = _loss(module, batch, rest)  # π^H still learns through the action
+    assert any(v > 0 for n, v in _grads(module, -out.q_policy_sampled.mean()).items() if n.startswith("policy."))
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"hierarchical": True, "hold_steps": 3, "critic_sees_latent": False}, "needs hold_steps 1"),
+    ({"critic_sees_latent": False}, "needs hierarchical=True")])
+def test_a_critic_without_z_needs_a_fresh_z_every_step(fields, message):
+    from behaviorlab.algorithms.svg0_prior.config import SVG0PriorConfig
+
+    config = SVG0PriorConfig().environment("Pendulum-v1").training(**fields)
+    with pytest.raises(ValueError, match=message):
+        config.validate()
 
 
 def test_kl_weight_zero_makes_the_policy_update_independent_of_the_prior():

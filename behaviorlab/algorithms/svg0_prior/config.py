@@ -13,7 +13,7 @@ from behaviorlab.algorithms.offpolicy import SegmentConfigMixin
 
 MODEL_FIELDS = ("policy_keys", "critic_keys", "prior_keys", "policy_hiddens", "critic_hiddens", "prior_hiddens",
                 "min_std", "max_std", "action_samples", "prior_type", "prior_lstm_size", "latent_dim",
-                "shared_lower_level", "hold_steps", "lower_keys", "lower_hiddens")
+                "shared_lower_level", "hold_steps", "lower_keys", "lower_hiddens", "critic_sees_latent")
 
 
 class SVG0PriorConfig(SegmentConfigMixin, AlgorithmConfig):
@@ -42,13 +42,18 @@ class SVG0PriorConfig(SegmentConfigMixin, AlgorithmConfig):
     Hierarchical (latent-variable) policy and prior, π(a|x) = ∫ π^H(z|x) π^L(a|z, x) dz and the same
     for π0, with the KL replaced by its bound KL(π^H ‖ π0^H) + E_z[KL(π^L ‖ π0^L)]:
     - `hierarchical` (False): turn it on. π^H reads `policy_keys`, π0^H `prior_keys` (and follows
-      `prior_type`/`prior_hiddens`), the critic Q(x, a, z) `critic_keys`.
+      `prior_type`/`prior_hiddens`), the critic Q(x, a, z) `critic_keys` (see `critic_sees_latent`).
     - `latent_dim` (8): size of the diagonal Gaussian z (its std bounded by min_std/max_std too).
     - `shared_lower_level` (True): one lower level is both π^L and π0^L, so only the high levels'
       KL remains; False gives the prior its own π0^L and the full bound.
     - `lower_keys` (None = prior_keys; must be among them), `lower_hiddens` ((200, 100)).
     - `hold_steps` (k = 1): z is drawn afresh every k steps and held in between (the critic then
       also sees the countdown).
+    - `critic_sees_latent` (True): the critic is Q(x, a, z), as the design has it. With z drawn
+      afresh every step (hold_steps 1) z carries nothing into the future that a does not, and False
+      gives the exact Q(x, a). Use it when π^H learns through a frozen lower level: a critic that
+      can explain the value through z (detached in the actor loss) leaves π^H almost no gradient,
+      and transfer on navigation took 55k env steps instead of 8k (docs/benchmarks.md).
     - `freeze_lower_level` (False): keep π^L fixed (with a shared lower level this is π0^L too).
     - `transfer_lower_level` (True): with `prior_checkpoint`, load π^L as well as the prior.
     """
@@ -93,6 +98,7 @@ class SVG0PriorConfig(SegmentConfigMixin, AlgorithmConfig):
         self.lower_keys = None
         self.lower_hiddens = [200, 100]
         self.hold_steps = 1
+        self.critic_sees_latent = True
         self.freeze_lower_level = False
         self.transfer_lower_level = True
 
@@ -128,6 +134,7 @@ class SVG0PriorConfig(SegmentConfigMixin, AlgorithmConfig):
         lower_keys: list[str] = NotProvided,
         lower_hiddens: list[int] = NotProvided,
         hold_steps: int = NotProvided,
+        critic_sees_latent: bool = NotProvided,
         freeze_lower_level: bool = NotProvided,
         transfer_lower_level: bool = NotProvided,
         **kwargs,
@@ -152,6 +159,10 @@ class SVG0PriorConfig(SegmentConfigMixin, AlgorithmConfig):
             (self.reward_scale > 0, "reward_scale must be > 0"),
             (self.latent_dim >= 1, "latent_dim must be >= 1"),
             (self.hold_steps >= 1, "hold_steps must be >= 1 (1 = a fresh z every step)"),
+            (self.critic_sees_latent or self.hold_steps == 1,
+             "critic_sees_latent=False needs hold_steps 1 (a held z is part of the state the critic values)"),
+            (self.hierarchical or self.critic_sees_latent,
+             "critic_sees_latent=False needs hierarchical=True (only the hierarchical policy has a latent z)"),
             (self.hierarchical or not self.freeze_lower_level,
              "freeze_lower_level needs hierarchical=True (only the hierarchical policy has a lower level)"),
         ]

@@ -1,6 +1,6 @@
 """SVG0Prior's hierarchical RLModule (`hierarchical: true`): latent-variable policy
 π(a|x) = ∫ π^H(z|x) π^L(a|z, x) dz and prior π0(a|x) = ∫ π0^H(z|x^D) π0^L(a|z, x^D) dz with a
-diagonal Gaussian z, and a critic Q(x, a, z).
+diagonal Gaussian z, and a critic Q(x, a, z) (Q(x, a) with `critic_sees_latent: false`).
 
 The lower level reads `lower_keys` (default: the prior's keys, so that a lower level shared with the
 prior never shows it more than x^D). With `shared_lower_level` one network is both π^L and π0^L (the
@@ -79,7 +79,9 @@ class HierarchicalSVG0PriorTorchRLModule(SVG0PriorTorchRLModule):
         self.action_samples = int(cfg.get("action_samples", 10))
         # With z held for k > 1 steps, the countdown is part of the state the critic values.
         countdown_input = 1 if self.hold_steps > 1 else 0
-        self.critic = mlp(input_size(space, self.critic_keys) + self.action_dim + self.latent_dim + countdown_input,
+        self.critic_sees_latent = bool(cfg.get("critic_sees_latent", True))
+        latent_input = self.latent_dim if self.critic_sees_latent else 0
+        self.critic = mlp(input_size(space, self.critic_keys) + self.action_dim + latent_input + countdown_input,
                           list(cfg.get("critic_hiddens", [400, 300])), 1)
         self.prior = build_prior(cfg, input_size(space, self.prior_keys), self.latent_dim)
         if not self.shared_lower_level:
@@ -171,10 +173,12 @@ class HierarchicalSVG0PriorTorchRLModule(SVG0PriorTorchRLModule):
 
     def _latent_q(self, critic, critic_in: torch.Tensor, actions: torch.Tensor, latents: torch.Tensor,
            countdown: torch.Tensor) -> torch.Tensor:
-        """Q(x, a, z[, countdown]) at actions [..., d] and latents [..., dz] (leading dims [B, T] or
+        """Q(x, a[, z][, countdown]) at actions [..., d] and latents [..., dz] (leading dims [B, T] or
         [S, B, T]; critic_in [B, T, F] and countdown [B, T] are shared over S) → [...]."""
         lead = actions.shape[:-1]
-        parts = [critic_in.expand(*lead, critic_in.shape[-1]), executed_actions(actions), latents]
+        parts = [critic_in.expand(*lead, critic_in.shape[-1]), executed_actions(actions)]
+        if self.critic_sees_latent:
+            parts.append(latents)
         if self.hold_steps > 1:
             parts.append((countdown.float() / (self.hold_steps - 1)).expand(*lead).unsqueeze(-1))
         return critic(torch.cat(parts, dim=-1)).squeeze(-1)
