@@ -195,27 +195,36 @@ def test_a_missing_goal_prior_stops_the_run_before_it_starts(tmp_path, algorithm
     assert config.missing_inputs() == {}
 
 
-def test_ray_data_passes_give_the_local_codebook_and_prior(local_ray, tmp_path, capsys):
+def test_ray_data_passes_give_the_local_codebook_and_prior(tmp_path):
     """`goals --ray` and `prior --ray` read the dataset in Ray Data jobs (the shards in any order):
-    the same codebook, the same labels and so the same prior training as the passes in process."""
+    the same codebook, the same labels and so the same prior training as the passes in process.
+    Each stage runs in its own process, as a user runs it (Ray Data's driver threads stay out of
+    pytest's process)."""
     import numpy as np
 
-    from behaviorlab.algorithms.ptgm.__main__ import main
     from behaviorlab.algorithms.ptgm.goals import load_codebook
     from behaviorlab.algorithms.ptgm.pretrain import train_low_level
     from tests.unit.test_ptgm import _tiny_dataset
 
     _tiny_dataset(tmp_path / "data", episodes=400)  # 2,400 steps: 3 shards
     train_low_level(tmp_path / "data", tmp_path / "low.pt", k_min=1, k_max=3, epochs=1, hidden=(16,), log=None)
+
+    def stage(*args):
+        result = subprocess.run([sys.executable, "-m", "behaviorlab.algorithms.ptgm", *map(str, args)], cwd=REPO,
+                                env=cli_env(tmp_path / "results"), capture_output=True, text=True, timeout=300,
+                                check=False)
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        return result.stdout
+
     reports = {}
     for engine, flag in (("local", []), ("ray", ["--ray"])):
         out = tmp_path / engine
-        assert main(["goals", str(tmp_path / "data"), str(tmp_path / "low.pt"), str(out / "book.npz"),
-                     "--num-codes", "6", "--num-goals", "1000", *flag]) == 0
-        assert main(["prior", str(tmp_path / "data"), str(out / "book.npz"), str(out / "prior.pt"), "--epochs", "2",
-                     "--hidden", "16", *flag]) == 0
+        goals = stage("goals", tmp_path / "data", tmp_path / "low.pt", out / "book.npz", "--num-codes", 6,
+                      "--num-goals", 1000, *flag)
+        prior = stage("prior", tmp_path / "data", out / "book.npz", out / "prior.pt", "--epochs", 2, "--hidden", 16,
+                      *flag)
+        assert ("(Ray Data)" in goals + prior) == bool(flag)
         reports[engine] = json.loads((out / "prior.json").read_text())
-    assert "(Ray Data)" in capsys.readouterr().out
     local, ray = load_codebook(tmp_path / "local/book.npz"), load_codebook(tmp_path / "ray/book.npz")
     np.testing.assert_array_equal(ray.codes, local.codes)
     assert ray.metadata["dataset_rows"] == local.metadata["dataset_rows"]
