@@ -292,8 +292,8 @@ def test_step_index_gives_each_step_its_row_in_dataset_order(tmp_path):
     steps = next(reader.iter_batches(100))
     index = reader.step_index()
     np.testing.assert_array_equal(index.rows(steps.episode_id, steps.step), np.arange(reader.num_steps))
-    np.testing.assert_array_equal(index.step_episode_ids, steps.episode_id)
-    assert index.step_episode_ids.tolist()[:9] == [0, 0, 0, 8, 8, 8, 8, 7, 7]
+    np.testing.assert_array_equal(reader.step_episode_ids(), steps.episode_id)
+    assert reader.step_episode_ids().tolist()[:9] == [0, 0, 0, 8, 8, 8, 8, 7, 7]
     shard_rows = [pq.ParquetFile(file).metadata.num_rows for file in reader.shard_files()]
     assert len(shard_rows) == reader.metadata["num_shards"] > 1 and sum(shard_rows) == reader.num_steps
 

@@ -120,7 +120,7 @@ def fit_goals(dataset: str | Path, low_level: str | Path, out: str | Path, *, nu
     _, settings = load_model(low_level)
     rng = np.random.default_rng(seed)
     reader = open_flat_dataset(dataset)
-    _, future = relabel(reader.step_index().step_episode_ids, settings["k_min"], settings["k_max"], rng)
+    _, future = relabel(reader.step_episode_ids(), settings["k_min"], settings["k_max"], rng)
     chosen = rng.choice(future, size=min(num_goals, len(future)), replace=False)
     start = time.perf_counter()
     goals = embed_rows(reader, settings["goal_embedding"], chosen, use_ray=use_ray)

@@ -697,7 +697,6 @@ class StepIndex:
 
     episode_ids: np.ndarray  # int64 [episodes], sorted
     first_rows: np.ndarray  # int64 [episodes]: the row of each episode's first step
-    step_episode_ids: np.ndarray  # int64 [steps]: the episode of every step, in dataset order
 
     def rows(self, episode_id: np.ndarray, step: np.ndarray) -> np.ndarray:
         return self.first_rows[np.searchsorted(self.episode_ids, episode_id)] + np.asarray(step, np.int64)
@@ -728,14 +727,22 @@ class TrajectoryReader:
         """The shard files, in dataset order (what distributed jobs split among their tasks)."""
         return [_shard_path(self.root, index) for index in range(self.metadata["num_shards"])]
 
+    def _in_dataset_order(self) -> tuple[np.ndarray, np.ndarray]:
+        """Episode ids and lengths in the order their steps are stored."""
+        ordered = sorted(self.episodes, key=lambda episode: (episode.shard, episode.row))
+        return (np.array([episode.episode_id for episode in ordered], np.int64),
+                np.array([episode.num_steps for episode in ordered], np.int64))
+
     def step_index(self) -> StepIndex:
         """Where each (episode_id, step) is in dataset order, from episodes.parquet alone."""
-        ordered = sorted(self.episodes, key=lambda episode: (episode.shard, episode.row))
-        lengths = np.array([episode.num_steps for episode in ordered], np.int64)
-        ids = np.array([episode.episode_id for episode in ordered], np.int64)
+        ids, lengths = self._in_dataset_order()
         first_rows = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         by_id = np.argsort(ids)
-        return StepIndex(ids[by_id], first_rows[by_id], np.repeat(ids, lengths))
+        return StepIndex(ids[by_id], first_rows[by_id])
+
+    def step_episode_ids(self) -> np.ndarray:
+        """The episode id of every step, in dataset order (int64 [num_steps]), from episodes.parquet alone."""
+        return np.repeat(*self._in_dataset_order())
 
     def _shard(self, index: int) -> pq.ParquetFile:
         path = _shard_path(self.root, index)
