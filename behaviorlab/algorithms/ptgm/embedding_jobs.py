@@ -3,8 +3,9 @@ sampled steps (the goals stage clusters them) and the nearest code of every step
 stage's labels).
 
 They run in this process over `TrajectoryReader` batches or, with `use_ray`, as a Ray Data job
-(a task per parquet shard) on a local Ray or, under `ray job submit`, across a cluster. Both paths give each batch to the same function and put its rows back in dataset order
-by (episode_id, step), so they return the same arrays. Only the small results (codes, sampled
+(a task per parquet shard) on a local Ray or, under `ray job submit`, across a cluster. Both paths
+give each batch to the same function and put its rows back in dataset order by (episode_id,
+step), so they return the same arrays. Only the small results (codes, sampled
 embeddings) come back to the driver; the observations stay with the tasks.
 """
 
