@@ -53,7 +53,7 @@ class SVG0PriorConfig(SegmentConfigMixin, AlgorithmConfig):
       afresh every step (hold_steps 1) z carries nothing into the future that a does not, and False
       gives the exact Q(x, a). Use it when π^H learns through a frozen lower level: a critic that
       can explain the value through z (detached in the actor loss) leaves π^H almost no gradient,
-      and transfer on navigation took 55k env steps instead of 8k (docs/benchmarks.md).
+      and transfer on navigation took 55k env steps instead of ≈ 9k (docs/benchmarks.md).
     - `freeze_lower_level` (False): keep π^L fixed (with a shared lower level this is π0^L too).
     - `transfer_lower_level` (True): with `prior_checkpoint`, load π^L as well as the prior.
     """
