@@ -1,6 +1,6 @@
 """Tables and plots of the LBC benchmark on MinAtar Breakout (issue #5; `benchmarks/lbc_minatar.sh`).
 
-Reads every trial's result.json under RESULTS/lbc-minatar-breakout-{lbc,uniform,lbc8,uniform8,single,best,appo}
+Reads every trial's result.json under RESULTS/lbc-minatar-breakout-{lbc,uniform,lbc8,uniform8,single,best,appo,impala}
 with `behaviorlab.platform.report.read_results` and writes, under --out:
   returns.png  mean return vs env steps per variant (mean over seeds, shaded ± std);
   arms.png     the LBC runs' arm selection vs env steps (share of the episodes of each τ bin and
@@ -144,6 +144,7 @@ def variants(results: Path) -> dict[str, list[tuple[str, list[dict]]]]:
     for arm in sorted(a for a in singles if a is not None):
         out[f"member {arm} alone (seed 0)"] = [singles[arm]]
     out["RLlib APPO"] = trials(results, "appo")
+    out["RLlib IMPALA"] = trials(results, "impala")
     return {label: found for label, found in out.items() if found}
 
 

@@ -225,8 +225,8 @@ def _check_config(file: Path, spec: ExperimentSpec) -> list[str]:
 def check_inputs(file: Path, spec: ExperimentSpec) -> None:
     """Inputs that other runs make (e.g. a pre-trained prior) must exist before a run starts. Not
     part of `load_spec`: a transfer spec is valid before its pre-training run has happened.
-    Every value of a grid or choice is checked (with the other keys at their first value), so a
-    sweep over inputs fails here, not in its third trial."""
+    Every value of a grid or choice is checked (with the other keys at their first value) for every
+    seed, so a sweep over inputs fails here, not in its third trial."""
     config_class = algorithm_config_class(spec.algorithm)
     first = sample_value(spec.config)
     variants = [first]
@@ -234,9 +234,10 @@ def check_inputs(file: Path, spec: ExperimentSpec) -> None:
         if is_search_space(value) and next(iter(value)) in ("grid_search", "choice"):
             variants += [{**first, key: option} for option in next(iter(value.values()))[1:]]
     for variant in variants:
-        config = apply_config(config_class(), variant)
-        for key, (problem, fix) in getattr(config, "missing_inputs", dict)().items():
-            raise SpecError(file, f"config.{key}", problem, fix)
+        for seed in spec.seeds:  # an input path may name the seed ({seed})
+            config = apply_config(config_class(), variant).debugging(seed=seed)
+            for key, (problem, fix) in getattr(config, "missing_inputs", dict)().items():
+                raise SpecError(file, f"config.{key}", problem, fix)
 
 
 def _check_metric_name(file: Path, key: str, name: str) -> None:

@@ -97,3 +97,26 @@ def test_observation_is_a_dict_and_layout_seed_fixes_targets():
 def test_too_few_targets_is_refused():
     with pytest.raises(ValueError, match="num_targets must be >= 3"):
         SecondOrderTargetSequence(2)
+
+
+def test_landing_stops_the_mass_at_each_reached_target():
+    """With land_on_targets the state after a reach holds the reached target and nothing of the way
+    there; without it the mass keeps its velocity."""
+    for land in (True, False):
+        env = make_env("PointMassNavigation-v0", {"num_targets": 4, "layout_seed": 0, "arena_size": 1.5,
+                                                  "target_radius": 0.5, "gear": 8.0, "land_on_targets": land})
+        obs, info = env.reset(seed=0)
+        arrivals = []
+        while len(arrivals) < 5:
+            target = info["next_target"]
+            relative = obs["targets"].reshape(-1, 2)[target]
+            obs, reward, _, truncated, info = env.step(np.clip(3 * relative - 0.3 * obs["proprio"][2:], -1, 1))
+            assert not truncated
+            if reward:
+                arrivals.append((obs["targets"].reshape(-1, 2)[target], obs["proprio"][2:]))
+        if land:
+            for offset, velocity in arrivals:
+                np.testing.assert_allclose(offset, 0.0, atol=1e-6)
+                np.testing.assert_allclose(velocity, 0.0, atol=1e-6)
+        else:
+            assert all(np.linalg.norm(velocity) > 0.1 for _, velocity in arrivals)

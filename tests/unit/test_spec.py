@@ -123,6 +123,12 @@ def test_every_input_of_a_sweep_is_checked_before_the_run(tmp_path):
         check_inputs(spec_file, spec)
     spec.config["prior_checkpoint"] = {"grid_search": [str(tmp_path / "prior_a")]}
     check_inputs(spec_file, spec)
+    # a per-seed prior: the seed without one is named
+    (tmp_path / "prior_s0").mkdir()
+    spec.config["prior_checkpoint"], spec.seeds = str(tmp_path / "prior_s{seed}"), [0, 1]
+    with pytest.raises(SpecError, match="prior_s1 is not a checkpoint directory"):
+        check_inputs(spec_file, spec)
+
 
 def test_valid_spec_defaults_and_yaml_floats(tmp_path):
     spec_file = tmp_path / "my-exp.yaml"

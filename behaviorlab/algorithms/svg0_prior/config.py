@@ -36,8 +36,11 @@ class SVG0PriorConfig(SegmentConfigMixin, AlgorithmConfig):
       (True).
     - `target_update_period` (100 learner updates between hard copies into the target networks).
     - `lr` (1e-4, Adam), `grad_clip` (40, global norm), `reward_scale` (1).
-    - `freeze_prior` (False): keep the prior's weights fixed, e.g. a prior loaded from another run's
-      checkpoint (`prior_checkpoint`) for transfer to a new task.
+    - `prior_checkpoint` (None): load the prior (see `transfer_lower_level`) from another SVG0Prior
+      run: a trial directory, one of its checkpoint_* directories, or the module directory. `~` and
+      `$VARIABLES` are expanded, `{seed}` becomes this run's seed, and a glob pattern must match one
+      directory, e.g. `$RESULTS/nav-lstm/trial_*_seed={seed}` gives every seed its own prior.
+    - `freeze_prior` (False): keep the prior's weights fixed, e.g. a loaded prior on a new task.
 
     Hierarchical (latent-variable) policy and prior, π(a|x) = ∫ π^H(z|x) π^L(a|z, x) dz and the same
     for π0, with the KL replaced by its bound KL(π^H ‖ π0^H) + E_z[KL(π^L ‖ π0^L)]:
@@ -173,10 +176,16 @@ class SVG0PriorConfig(SegmentConfigMixin, AlgorithmConfig):
         run` checks them, `validate` does not: a transfer spec is valid before its pre-training run."""
         from behaviorlab.algorithms.svg0_prior.learner import module_checkpoint_dir
 
-        if self.prior_checkpoint and not module_checkpoint_dir(self.prior_checkpoint).is_dir():
-            fix = ("give a trial directory or its checkpoint_* directory of a finished SVG0Prior run (run the "
-                   "pre-training spec first, e.g. experiments/svg0_prior/pointmass_nav.yaml)")
-            return {"prior_checkpoint": (f"{self.prior_checkpoint} is not a checkpoint directory", fix)}
+        if not self.prior_checkpoint:
+            return {}
+        fix = ("give a trial directory or its checkpoint_* directory of a finished SVG0Prior run (run the "
+               "pre-training spec first, e.g. experiments/svg0_prior/pointmass_nav.yaml)")
+        try:
+            found = module_checkpoint_dir(self.prior_checkpoint, self.seed)
+        except ValueError as error:
+            return {"prior_checkpoint": (str(error).removeprefix("prior_checkpoint "), fix)}
+        if not found.is_dir():
+            return {"prior_checkpoint": (f"{found} is not a checkpoint directory", fix)}
         return {}
 
     def get_default_rl_module_spec(self) -> RLModuleSpec:

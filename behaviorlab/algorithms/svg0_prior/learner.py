@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 from pathlib import Path
 
@@ -16,11 +17,29 @@ from behaviorlab.algorithms.svg0_prior.hierarchical_module import BEHAVIOUR_LOG_
 from behaviorlab.algorithms.svg0_prior.losses import latent_svg0_prior_loss, svg0_prior_loss
 
 
-def module_checkpoint_dir(checkpoint: str | Path) -> Path:
+def resolve_checkpoint(checkpoint: str | Path, seed: int | None = None) -> Path:
+    """`checkpoint` with `~`, `$VARIABLES` and `{seed}` (this run's seed, so each seed of a transfer
+    run can load the prior its own seed pre-trained) expanded. A glob pattern must match one path."""
+    text = os.path.expandvars(str(checkpoint))
+    if "{seed}" in text:
+        if seed is None:
+            raise ValueError(f"prior_checkpoint {checkpoint}: names {{seed}} but the run has no seed")
+        text = text.replace("{seed}", str(seed))
+    path = Path(text).expanduser()
+    if not glob.has_magic(text):
+        return path
+    matches = sorted(glob.glob(str(path)))
+    if len(matches) != 1:
+        raise ValueError(f"prior_checkpoint {checkpoint}: the pattern {path} matches {len(matches)} paths "
+                         f"{[Path(match).name for match in matches][:4]}, not one")
+    return Path(matches[0])
+
+
+def module_checkpoint_dir(checkpoint: str | Path, seed: int | None = None) -> Path:
     """The RLModule directory inside an algorithm checkpoint, inside a trial directory's newest
     checkpoint (so a spec can name a pre-training trial before it has run), or the module directory
-    itself. `~` and `$VARIABLES` are expanded."""
-    path = Path(os.path.expandvars(str(checkpoint))).expanduser()
+    itself. The path is expanded as `resolve_checkpoint` says."""
+    path = resolve_checkpoint(checkpoint, seed)
     checkpoints = sorted(path.glob("checkpoint_*"))  # zero-padded: the newest sorts last
     if checkpoints:
         path = checkpoints[-1]
@@ -28,12 +47,13 @@ def module_checkpoint_dir(checkpoint: str | Path) -> Path:
     return nested if nested.is_dir() else path
 
 
-def states_from_checkpoint(checkpoint: str | Path, names: list[str]) -> dict[str, dict[str, torch.Tensor]]:
+def states_from_checkpoint(checkpoint: str | Path, names: list[str],
+                           seed: int | None = None) -> dict[str, dict[str, torch.Tensor]]:
     """The weights of the named networks (e.g. the prior) from another SVG0Prior run's checkpoint
     (transfer to a new task)."""
     from ray.rllib.core.rl_module.rl_module import RLModule
 
-    source = RLModule.from_checkpoint(str(module_checkpoint_dir(checkpoint))).unwrapped()
+    source = RLModule.from_checkpoint(str(module_checkpoint_dir(checkpoint, seed))).unwrapped()
     missing = [name for name in names if not hasattr(source, name)]
     if missing:
         raise ValueError(f"prior_checkpoint {checkpoint}: its module has no {missing} (a flat prior cannot seed a "
@@ -49,7 +69,8 @@ class SVG0PriorTorchLearner(TorchLearner):
             for module in self.module._rl_modules.values():
                 module = module.unwrapped()
                 states = states_from_checkpoint(
-                    self.config.prior_checkpoint, module.transfer_parts(lower_level=self.config.transfer_lower_level))
+                    self.config.prior_checkpoint, module.transfer_parts(lower_level=self.config.transfer_lower_level),
+                    seed=self.config.seed)
                 module.load_transfer(states, source=self.config.prior_checkpoint)
 
     def configure_optimizers_for_module(self, module_id, config=None) -> None:
