@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -25,29 +26,43 @@ from behaviorlab.algorithms.svg0_prior.learner import module_checkpoint_dir
 from behaviorlab.algorithms.svg0_prior.module import LSTMGaussianPrior, gather
 from behaviorlab.envs.navigation import PointMassNavigation
 
+Actor = Callable[[dict], tuple[np.ndarray, np.ndarray]]  # observation → Gaussian mean, std
 
-def play(module, env: PointMassNavigation, network: str, episodes: int, window: int, seed: int) -> tuple[list, list]:
-    """Targets reached per episode, and for every target walked into after another one whether it
-    was the next target."""
-    rng = np.random.default_rng(seed)
-    keys = module.policy_keys if network == "policy" else module.prior_keys
-    net = getattr(module, network)
-    recurrent = isinstance(net, LSTMGaussianPrior)
-    reached, choices = [], []
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=seed + episode)
-        history, came_from, done, total = [], None, False, 0.0
-        while not done:
-            x = gather({k: torch.as_tensor(v)[None] for k, v in obs.items()}, keys, module.observation_space)
+
+def network_actor(net: torch.nn.Module, to_input: Callable[[dict], torch.Tensor], window: int) -> Callable[[], Actor]:
+    """A fresh actor per episode: `net` on the current input, or an LSTM on the last `window`."""
+
+    def start() -> Actor:
+        history: list[torch.Tensor] = []
+
+        def act(obs: dict) -> tuple[np.ndarray, np.ndarray]:
+            x = to_input(obs)
             with torch.no_grad():
-                if recurrent:
-                    history = (history + [x])[-window:]
+                if isinstance(net, LSTMGaussianPrior):
+                    history.append(x)
+                    del history[:-window]
                     mean, std = (out[:, -1] for out in net(torch.stack(history, 1)))
                 else:
                     mean, std = net(x)
+            return mean[0].numpy(), std[0].numpy()
+
+        return act
+
+    return start
+
+
+def play(env: PointMassNavigation, start: Callable[[], Actor], episodes: int, seed: int) -> tuple[list, list]:
+    """Sampled actions: targets reached per episode, and for every target walked into after another
+    one whether it was the next target."""
+    rng = np.random.default_rng(seed)
+    reached, choices = [], []
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed + episode)
+        act, came_from, done, total = start(), None, False, 0.0
+        while not done:
+            mean, std = act(obs)
             expected = env.next_target
-            action = mean[0].numpy() + std[0].numpy() * rng.normal(size=mean.shape[-1])
-            obs, reward, terminated, truncated, _ = env.step(np.clip(action, -1, 1))
+            obs, reward, terminated, truncated, _ = env.step(np.clip(mean + std * rng.normal(size=mean.shape), -1, 1))
             total += reward
             done = terminated or truncated
             inside = np.flatnonzero(np.linalg.norm(env.targets - env._position(), axis=-1) < env.target_radius)
@@ -78,8 +93,14 @@ def main() -> None:
         params = json.loads((trial / "params.json").read_text())
         module = RLModule.from_checkpoint(str(module_checkpoint_dir(trial))).unwrapped()
         env = PointMassNavigation(**params["env_config"])
-        prior, choices = play(module, env, "prior", args.episodes, args.window, args.seed)
-        policy, policy_choices = play(module, env, "policy", args.episodes, args.window, args.seed)
+        def inputs(keys: list[str]) -> Callable[[dict], torch.Tensor]:
+            return lambda obs: gather({k: torch.as_tensor(v)[None] for k, v in obs.items()}, keys,
+                                      module.observation_space)
+
+        prior, choices = play(env, network_actor(module.prior, inputs(module.prior_keys), args.window),
+                              args.episodes, args.seed)
+        policy, policy_choices = play(env, network_actor(module.policy, inputs(module.policy_keys), args.window),
+                                      args.episodes, args.seed)
         print(f"| {trial.parent.name}/{trial.name} | {params.get('prior_type', 'mlp')} | {params.get('kl_weight')} | "
               f"{statistics.mean(prior):.1f} ± {statistics.pstdev(prior):.1f} | {accuracy(choices)} | "
               f"{statistics.mean(policy):.1f} | {accuracy(policy_choices)} |", flush=True)

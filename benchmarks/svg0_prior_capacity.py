@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from svg0_prior_alone import Actor, network_actor, play
 from torch.distributions import Normal
 
 from behaviorlab.algorithms.svg0_prior.losses import gaussian_kl
@@ -113,36 +114,17 @@ def train(prior: torch.nn.Module, inputs: np.ndarray, means: np.ndarray, segment
     return statistics.mean(losses[-100:])
 
 
+def expert_actor() -> Actor:
+    return lambda obs: (expert_mean(obs), np.full(2, EXPERT_STD))
+
+
 def evaluate(prior: torch.nn.Module | None, env: PointMassNavigation, episodes: int, window: int,
              seed: int) -> tuple[float, float]:
-    """Targets per episode and choice accuracy of the prior acting alone (sampled), or of the expert."""
-    rng = np.random.default_rng(seed)
-    recurrent = isinstance(prior, LSTMGaussianPrior)
-    reached, choices = [], []
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=seed + episode)
-        history, came_from, done, total = [], None, False, 0.0
-        while not done:
-            x = torch.as_tensor(prior_input(obs))[None]
-            with torch.no_grad():
-                if prior is None:  # the expert itself: the ceiling of the accuracy measure
-                    mean, std = torch.as_tensor(expert_mean(obs))[None], torch.full((1, 2), EXPERT_STD)
-                elif recurrent:
-                    history = (history + [x])[-window:]
-                    mean, std = (out[:, -1] for out in prior(torch.stack(history, 1)))
-                else:
-                    mean, std = prior(x)
-            expected = env.next_target
-            action = mean[0].numpy() + std[0].numpy() * rng.normal(size=2)
-            obs, reward, terminated, truncated, _ = env.step(np.clip(action, -1, 1))
-            total += reward
-            done = terminated or truncated
-            for target in np.flatnonzero(np.linalg.norm(env.targets - env._position(), axis=-1) < env.target_radius):
-                if target != came_from:
-                    if came_from is not None:
-                        choices.append(target == expected)
-                    came_from = target
-        reached.append(total)
+    """Targets per episode and choice accuracy of the prior acting alone (sampled), or of the expert
+    (prior None: the ceiling of the accuracy measure)."""
+    start = expert_actor if prior is None else network_actor(
+        prior, lambda obs: torch.as_tensor(prior_input(obs))[None], window)
+    reached, choices = play(env, start, episodes, seed)
     return statistics.mean(reached), sum(choices) / max(len(choices), 1)
 
 
@@ -188,6 +170,7 @@ def main() -> None:
                   flush=True)
             if args.save:
                 save_module(prior, prior_type, env, args.save / f"{prior_type}_seed={seed}")
+
 
 if __name__ == "__main__":
     main()
