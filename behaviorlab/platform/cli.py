@@ -180,6 +180,27 @@ def _data_collect(args) -> int:
     return 0
 
 
+def _data_embed(args) -> int:
+    from behaviorlab.envs.datasets import DatasetError
+    from behaviorlab.envs.datasets.embed import embed_dataset
+    from behaviorlab.envs.datasets.mineclip import MineCLIPError
+
+    command = " ".join(["behaviorlab data embed", args.dataset, args.out, "--mineclip", args.mineclip,
+                        "--frame-key", args.frame_key, "--batch-size", str(args.batch_size), "--device", args.device,
+                        *(["--ray", "--actors", str(args.actors)] if args.ray else [])])
+    try:
+        summary = embed_dataset(args.dataset, args.out, args.mineclip, frame_key=args.frame_key, batch_size=args.batch_size,
+                                device=args.device, use_ray=args.ray, ray_actors=args.actors, command=command)
+    except (DatasetError, MineCLIPError) as error:
+        return _fail(str(error))
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; resume with: {command}", file=sys.stderr)
+        return 130
+    print(f"{args.out}: {summary.episodes_embedded} episodes embedded ({summary.steps_embedded:,} steps at "
+          f"{summary.steps_per_second:,.1f} steps/s), {summary.episodes_skipped} already there")
+    return 0
+
+
 def _data_info(args) -> int:
     from behaviorlab.envs.datasets import DatasetError, dataset_info
 
@@ -240,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--timeout", type=float, default=1800, help="seconds before the job is abandoned")
     local.set_defaults(func=_local_cluster)
 
-    data = sub.add_parser("data", help="trajectory datasets: convert VPT recordings, summarise a dataset")
+    data = sub.add_parser("data", help="trajectory datasets: convert VPT recordings, collect, embed, summarise")
     data_sub = data.add_subparsers(dest="data_command", required=True)
     convert = data_sub.add_parser("convert-vpt", help="VPT Minecraft recordings (index JSON of .mp4 + .jsonl) → a "
                                                       "trajectory dataset; re-running resumes")
@@ -264,6 +285,18 @@ def build_parser() -> argparse.ArgumentParser:
     collect.add_argument("--max-episode-steps", type=int,
                          help="time limit (default: each BabyAI level's own; Crafter 1000)")
     collect.set_defaults(func=_data_collect)
+    embed = data_sub.add_parser("embed", help="MineCLIP embeddings of a dataset's frames, one per step (the clip of "
+                                              "its last 16 frames): PTGM's Minecraft goals; re-running resumes")
+    embed.add_argument("dataset", help="dataset of RGB frames, e.g. from `data convert-vpt --size 160x256`")
+    embed.add_argument("out", help="dataset directory to create, or to resume")
+    embed.add_argument("--mineclip", required=True, help="MineCLIP checkpoint (attn.pth or avg.pth from its README)")
+    embed.add_argument("--frame-key", default="pov", help="observation entry with the frames (default pov, as VPT)")
+    embed.add_argument("--batch-size", type=int, default=64, help="frames per forward pass")
+    embed.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
+    embed.add_argument("--ray", action="store_true", help="embed episodes as a Ray Data job (local Ray, or the cluster "
+                                                          "under `ray job submit`)")
+    embed.add_argument("--actors", type=int, default=1, help="with --ray: actors, each holding one copy of the network")
+    embed.set_defaults(func=_data_embed)
     info = data_sub.add_parser("info", help="episodes, steps, observation/action spec and size of a dataset")
     info.add_argument("path")
     info.set_defaults(func=_data_info)

@@ -1,5 +1,5 @@
-"""`behaviorlab data convert-vpt --ray`: the per-segment tasks as a Ray Data job on a local Ray give
-the same dataset as the conversion in one process."""
+"""`behaviorlab data convert-vpt --ray` and `data embed --ray`: the per-segment / per-episode tasks as
+a Ray Data job on a local Ray give the same dataset as the pass in one process."""
 
 import numpy as np
 import pytest
@@ -29,3 +29,36 @@ def test_ray_data_conversion_matches_the_local_one(recordings, tmp_path, run_cli
     # ids follow the index order whichever task finishes first
     ids = {record.source: record.episode_id for record in TrajectoryReader(tmp_path / "ray").episodes}
     assert ids == {"a": 0, "sub/b": 1, "c": 2}
+
+
+def test_ray_data_embedding_matches_the_local_one(recordings, tmp_path, run_cli):  # noqa: F811
+    import torch
+
+    from behaviorlab.envs.datasets.embed import embed_dataset
+    from tests.unit.test_mineclip import released_layout
+
+    checkpoint = tmp_path / "attn.pth"
+    torch.save({"state_dict": released_layout("attn")}, checkpoint)
+    convert_vpt(recordings, tmp_path / "vpt", size=(32, 32), progress=False)
+    result = run_cli("data", "embed", tmp_path / "vpt", tmp_path / "ray", "--mineclip", checkpoint, "--ray",
+                     "--actors", "2", timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "(Ray Data, attn pooling)" in result.stdout and "3/3 episodes" in result.stdout
+    assert dataset_info(tmp_path / "ray").complete
+
+    embed_dataset(tmp_path / "vpt", tmp_path / "local", checkpoint, progress=False)
+    with_ray, local = episodes_by_source(tmp_path / "ray"), episodes_by_source(tmp_path / "local")
+    assert sorted(with_ray) == sorted(local) == ["a", "c", "sub/b"]
+    for source, steps in local.items():
+        np.testing.assert_allclose(with_ray[source].obs, steps.obs, atol=1e-6)
+        np.testing.assert_array_equal(with_ray[source].action["camera"], steps.action["camera"])
+
+
+def test_data_embed_names_a_missing_checkpoint(recordings, tmp_path, run_cli):  # noqa: F811
+    convert_vpt(recordings, tmp_path / "vpt", size=(32, 32), progress=False)
+    result = run_cli("data", "embed", tmp_path / "vpt", tmp_path / "out", "--mineclip", tmp_path / "attn.pth")
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1].endswith(
+        f"{tmp_path / 'attn.pth'}: not found; download attn.pth (or avg.pth) from the MineCLIP README "
+        "(https://github.com/MineDojo/MineCLIP) and pass its path")
+    assert not (tmp_path / "out").exists()
