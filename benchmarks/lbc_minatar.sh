@@ -36,7 +36,7 @@ PY
       $bl run "$spec" --results-dir "$results" --name lbc-minatar-breakout-best ;;
     report)
       $py benchmarks/lbc_minatar_report.py --results-dir "$results" --out docs/benchmarks/lbc_minatar ;;
-    eval)  # the members' own policies from the final checkpoints, 100 episodes each (≈ 10 min)
+    eval)  # members' own policies and the fixed inference ψ from the final checkpoints, 100 episodes each (≈ 15 min)
       $py benchmarks/lbc_minatar_eval.py --results-dir "$results" --episodes 100 > docs/benchmarks/lbc_minatar/eval.md ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac
