@@ -130,6 +130,18 @@ def _frame_size(text: str) -> tuple[int, int]:
     return int(parts[0]), int(parts[-1])
 
 
+def _resumable(command: str, work, errors: tuple[type[Exception], ...]) -> tuple[object, int | None]:
+    """Run a data pass that re-running resumes: (its result, None), or (None, the exit code) after a
+    one-line error for `errors`, or after Ctrl-C with the command that resumes it."""
+    try:
+        return work(), None
+    except errors as error:
+        return None, _fail(str(error))
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; resume with: {command}", file=sys.stderr)
+        return None, 130
+
+
 def _data_convert_vpt(args) -> int:
     from behaviorlab.envs.datasets import DatasetError
     from behaviorlab.envs.datasets.vpt import convert_vpt
@@ -138,14 +150,9 @@ def _data_convert_vpt(args) -> int:
     command = " ".join(["behaviorlab data convert-vpt", args.index, args.out,
                         f"--size {height}" if height == width else f"--size {height}x{width}",
                         *(["--ray"] if args.ray else []), *(["--no-cursor"] if args.no_cursor else [])])
-    try:
-        convert_vpt(args.index, args.out, size=args.size, use_ray=args.ray, cursor=not args.no_cursor, command=command)
-    except DatasetError as error:
-        return _fail(str(error))
-    except KeyboardInterrupt:
-        print(f"\ninterrupted; resume with: {command}", file=sys.stderr)
-        return 130
-    return 0
+    _, code = _resumable(command, lambda: convert_vpt(args.index, args.out, size=args.size, use_ray=args.ray,
+                                                      cursor=not args.no_cursor, command=command), (DatasetError,))
+    return code or 0
 
 
 def _data_collect(args) -> int:
@@ -167,13 +174,9 @@ def _data_collect(args) -> int:
                             "--episodes", str(args.episodes), "--seed", str(args.seed), *limit])
         collect = lambda: collect_crafter(args.out, args.episodes, policy=args.policy, seed=args.seed,  # noqa: E731
                                           max_episode_steps=args.max_episode_steps or 1000, command=command)
-    try:
-        summary = collect()
-    except (DatasetError, ImportError) as error:
-        return _fail(str(error))
-    except KeyboardInterrupt:
-        print(f"\ninterrupted; resume with: {command}", file=sys.stderr)
-        return 130
+    summary, code = _resumable(command, collect, (DatasetError, ImportError))
+    if code is not None:
+        return code
     print(f"{args.out}: {summary.total_episodes:,} episodes ({summary.episodes_written:,} new, "
           f"{summary.steps_written:,} steps at {summary.steps_per_second:,.0f} steps/s, "
           f"{summary.episodes_skipped} skipped)")
@@ -188,14 +191,11 @@ def _data_embed(args) -> int:
     command = " ".join(["behaviorlab data embed", args.dataset, args.out, "--mineclip", args.mineclip,
                         "--frame-key", args.frame_key, "--batch-size", str(args.batch_size), "--device", args.device,
                         *(["--ray", "--actors", str(args.actors)] if args.ray else [])])
-    try:
-        summary = embed_dataset(args.dataset, args.out, args.mineclip, frame_key=args.frame_key, batch_size=args.batch_size,
-                                device=args.device, use_ray=args.ray, ray_actors=args.actors, command=command)
-    except (DatasetError, MineCLIPError) as error:
-        return _fail(str(error))
-    except KeyboardInterrupt:
-        print(f"\ninterrupted; resume with: {command}", file=sys.stderr)
-        return 130
+    summary, code = _resumable(command, lambda: embed_dataset(
+        args.dataset, args.out, args.mineclip, frame_key=args.frame_key, batch_size=args.batch_size, device=args.device,
+        use_ray=args.ray, ray_actors=args.actors, command=command), (DatasetError, MineCLIPError))
+    if code is not None:
+        return code
     print(f"{args.out}: {summary.episodes_embedded} episodes embedded ({summary.steps_embedded:,} steps at "
           f"{summary.steps_per_second:,.1f} steps/s), {summary.episodes_skipped} already there")
     return 0

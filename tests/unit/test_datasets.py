@@ -336,3 +336,14 @@ def test_cli_info_on_complete_and_interrupted_datasets(dataset, tmp_path, capsys
     captured = capsys.readouterr()
     assert "status:       INCOMPLETE" in captured.out and "episodes:     1" in captured.out
     assert captured.err.count("\n") == 1 and "incomplete dataset (a write stopped after 1 episodes)" in captured.err
+
+
+def test_cli_collect_writes_a_dataset_and_refuses_bad_flags_in_one_line(tmp_path, capsys):
+    from behaviorlab.platform.cli import main
+
+    assert main(["data", "collect", str(tmp_path / "bot"), "--levels", "BabyAI-GoToLocal-v0", "--episodes", "2"]) == 0
+    assert "2 episodes (2 new" in capsys.readouterr().out
+    assert TrajectoryReader(tmp_path / "bot").num_episodes == 2
+    assert main(["data", "collect", str(tmp_path / "crafter"), "--env", "crafter", "--levels", "x", "--episodes", "1"]) == 2
+    assert capsys.readouterr().err.strip().endswith("data collect --env crafter: --levels is for BabyAI; Crafter has one world generator")
+    assert not (tmp_path / "crafter").exists()
