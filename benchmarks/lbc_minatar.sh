@@ -6,38 +6,64 @@
 # shared CPU cores (11 of them, ≈ 1–1.5 h in all), an APPO trial ≈ 2 min. Steps can run in two
 # shells at once (e.g. `lbc single best` and `uniform appo`, starting `best` after `single`).
 # Output: docs/benchmarks/lbc_minatar/{returns,arms}.png, table.md and eval.md.
-#   benchmarks/lbc_minatar.sh [--results-dir DIR] [STEP ...]   STEP: lbc uniform lbc8 uniform8 single best appo impala report eval
+# GAME=asterix runs benchmarks/specs/lbc-minatar-asterix-*.yaml (steps lbc8 uniform8 single best
+# report eval); ENV_STEPS=N runs the specs with that budget as experiments lbc-minatar-GAME-<N/1000>k-*
+# (output docs/benchmarks/lbc_minatar_GAME_<N/1000>k/).
+#   [GAME=breakout|asterix] [ENV_STEPS=N] benchmarks/lbc_minatar.sh [--results-dir DIR] [STEP ...]
+#   STEP: lbc uniform lbc8 uniform8 single best appo impala report eval
 set -euo pipefail
 cd "$(dirname "$0")/.."
 results=/tmp/bench
 if [[ "${1:-}" == "--results-dir" ]]; then results="$2"; shift 2; fi
 steps=("$@")
 [[ ${#steps[@]} -gt 0 ]] || steps=(lbc uniform lbc8 uniform8 single best appo impala report eval)
+game=${GAME:-breakout}
+env_id=MinAtar/${game^}-v1
+prefix=lbc-minatar-$game-
+out=docs/benchmarks/lbc_minatar
+[[ "$game" == breakout ]] || out=${out}_$game
+if [[ -n "${ENV_STEPS:-}" ]]; then
+  prefix=$prefix$((ENV_STEPS / 1000))k-
+  out=${out}_$((ENV_STEPS / 1000))k
+fi
 bl=.venv/bin/behaviorlab; py=.venv/bin/python
 [[ -x $bl ]] || { bl=behaviorlab; py=python; }
+mkdir -p "$results/specs"
+
+# derive SOURCE_SPEC NAME [PINNED_ARM]: the spec as experiment NAME with the budget ENV_STEPS; with
+# PINNED_ARM, the single-member spec's choice for that member and seeds 1 and 2 (the `best` step).
+derive() {
+  SOURCE="$1" NAME="$2" ARM="${3:-}" SPEC="$results/specs/$2.yaml" $py - <<'PY'
+import os, yaml
+spec = yaml.safe_load(open(os.environ["SOURCE"]))
+spec["name"] = os.environ["NAME"]
+if os.environ.get("ENV_STEPS"):
+    spec["stop"] = {"env_steps": int(os.environ["ENV_STEPS"])}
+if os.environ["ARM"]:
+    spec["seeds"] = [1, 2]
+    spec["config"]["meta_controller"] = next(choice for choice in spec["config"]["meta_controller"]["grid_search"]
+                                             if choice["pinned_arm"] == int(os.environ["ARM"]))
+yaml.safe_dump(spec, open(os.environ["SPEC"], "w"), sort_keys=False)
+PY
+  echo "$results/specs/$2.yaml"
+}
+
+report_args=(--results-dir "$results" --prefix "$prefix" --env-steps "${ENV_STEPS:-40000}" --title "MinAtar ${game^}")
 for step in "${steps[@]}"; do
   case "$step" in
     lbc|uniform|lbc8|uniform8|single|appo|impala)
-      $bl run "benchmarks/specs/lbc-minatar-breakout-$step.yaml" --results-dir "$results" \
-        --name "lbc-minatar-breakout-$step" ;;
+      spec=$(derive "benchmarks/specs/lbc-minatar-$game-$step.yaml" "$prefix$step")
+      $bl run "$spec" --results-dir "$results" --name "$prefix$step" ;;
     best)
-      arm=$($py benchmarks/lbc_minatar_report.py --results-dir "$results" --best-member)
+      arm=$($py benchmarks/lbc_minatar_report.py "${report_args[@]}" --best-member)
       echo "best single member on seed 0: $arm"
-      spec="$results/lbc-minatar-breakout-best.yaml"
-      ARM=$arm SPEC="$spec" $py - <<'PY'
-import os, yaml
-spec = yaml.safe_load(open("benchmarks/specs/lbc-minatar-breakout-single.yaml"))
-arm = int(os.environ["ARM"])
-spec.update(name="lbc-minatar-breakout-best", seeds=[1, 2])
-spec["config"]["meta_controller"] = next(choice for choice in spec["config"]["meta_controller"]["grid_search"]
-                                         if choice["pinned_arm"] == arm)
-yaml.safe_dump(spec, open(os.environ["SPEC"], "w"), sort_keys=False)
-PY
-      $bl run "$spec" --results-dir "$results" --name lbc-minatar-breakout-best ;;
+      spec=$(derive "benchmarks/specs/lbc-minatar-$game-single.yaml" "${prefix}best" "$arm")
+      $bl run "$spec" --results-dir "$results" --name "${prefix}best" ;;
     report)
-      $py benchmarks/lbc_minatar_report.py --results-dir "$results" --out docs/benchmarks/lbc_minatar ;;
+      $py benchmarks/lbc_minatar_report.py "${report_args[@]}" --out "$out" ;;
     eval)  # members' own policies and the fixed inference ψ from the final checkpoints, 100 episodes each (≈ 15 min)
-      $py benchmarks/lbc_minatar_eval.py --results-dir "$results" --episodes 100 > docs/benchmarks/lbc_minatar/eval.md ;;
+      $py benchmarks/lbc_minatar_eval.py --results-dir "$results" --prefix "$prefix" --env "$env_id" \
+        --episodes 100 > "$out/eval.md" ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac
 done

@@ -21,8 +21,6 @@ import numpy as np
 import torch
 from ray.rllib.core.columns import Columns
 
-PREFIX = "lbc-minatar-breakout-"
-
 
 def member_policy(module, member: int):
     return lambda obs: module.member_logits(obs)[member, 0]
@@ -60,6 +58,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--results-dir", type=Path, default=Path("/tmp/bench"))
     parser.add_argument("--episodes", type=int, default=50)
+    parser.add_argument("--prefix", default="lbc-minatar-breakout-", help="experiments whose names start with this")
+    parser.add_argument("--env", default="MinAtar/Breakout-v1")
     parser.add_argument("--max-episode-steps", type=int, default=10_000,
                         help="MinAtar has no time limit; a policy that keeps the ball in play forever would never end")
     args = parser.parse_args()
@@ -69,11 +69,11 @@ def main() -> None:
     from behaviorlab.algorithms.lbc.module import LBCTorchRLModule
     from behaviorlab.envs.minatar import make_minatar
 
-    env = make_minatar("MinAtar/Breakout-v1", max_episode_steps=args.max_episode_steps)
+    env = make_minatar(args.env, max_episode_steps=args.max_episode_steps)
     print("| experiment | trial | " + " | ".join(f"π{i} sampled | π{i} greedy" for i in range(3))
           + " | μ_ψ inference sampled | μ_ψ inference greedy |")
     print("|---" * 10 + "|")
-    for ckpt in sorted(args.results_dir.glob(f"{PREFIX}*/trial_*/checkpoint_*/learner_group/learner/rl_module/default_policy")):
+    for ckpt in sorted(args.results_dir.glob(f"{args.prefix}*/trial_*/checkpoint_*/learner_group/learner/rl_module/default_policy")):
         trial = ckpt.parents[4]
         module = RLModule.from_checkpoint(ckpt)
         if not isinstance(module, LBCTorchRLModule):  # the RLlib APPO / IMPALA baselines
@@ -81,7 +81,7 @@ def main() -> None:
         module.eval()
         policies = [member_policy(module, i) for i in range(module.num_members)] + [inference_policy(module)]
         cells = [f"{play(policy, env, greedy, args.episodes, seed=1):.2f}" for policy in policies for greedy in (False, True)]
-        print(f"| {trial.parent.name.removeprefix(PREFIX)} | {trial.name} | " + " | ".join(cells) + " |", flush=True)
+        print(f"| {trial.parent.name.removeprefix(args.prefix)} | {trial.name} | " + " | ".join(cells) + " |", flush=True)
 
 
 if __name__ == "__main__":

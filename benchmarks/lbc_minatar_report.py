@@ -1,11 +1,12 @@
-"""Tables and plots of the LBC benchmark on MinAtar Breakout (issue #5; `benchmarks/lbc_minatar.sh`).
+"""Tables and plots of the LBC benchmark on MinAtar (issue #5; `benchmarks/lbc_minatar.sh`).
 
-Reads every trial's result.json under RESULTS/lbc-minatar-breakout-{lbc,uniform,lbc8,uniform8,single,best,appo,impala}
+Reads every trial's result.json under RESULTS/PREFIX{lbc,uniform,lbc8,uniform8,single,best,appo,impala}
+(PREFIX: lbc-minatar-breakout- by default; --prefix and --env-steps for other games and budgets)
 with `behaviorlab.platform.report.read_results` and writes, under --out:
   returns.png  mean return vs env steps per variant (mean over seeds, shaded ± std);
   arms.png     the LBC runs' arm selection vs env steps (share of the episodes of each τ bin and
                of each ω group, from the per-arm lifetime pull counts);
-  table.md     return at 10k/20k/30k/40k env steps (each seed: mean over the iterations in the last
+  table.md     return at ¼, ½, ¾ and all of the budget (each seed: mean over the iterations in the last
                `--window` env steps before that point), area under the curve, env steps/s.
 `env_runners/episode_return_mean` is the mean over the episodes that ended in one iteration.
 
@@ -19,31 +20,53 @@ import argparse
 import math
 import re
 import sys
-from pathlib import Path
-
 import warnings
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import yaml
 
 from behaviorlab.platform.report import read_results
 
-PREFIX = "lbc-minatar-breakout-"
 RETURN = "env_runners/episode_return_mean"
 STEPS = "num_env_steps_sampled_lifetime"
-CHECKPOINTS = (10_000, 20_000, 30_000, 40_000)
-GRID = np.arange(2_000, 40_001, 1_000)
 REPLAY_START = 5_000
 TOL = 1_000  # env steps: iterations are ≈ 2.1k env steps for LBC
 LBC8 = "LBC, 8 arms (τ ≤ 2.2, UCB c ≤ 0.3)"
 CONFIG_KEYS = ("seed", "meta_controller/pinned_arm")  # LBC's replay_start in the specs: the learner-bound phase begins here
 
 
+@dataclass(frozen=True)
+class Benchmark:
+    """Which runs the report reads: experiment names PREFIX+variant, each trained for `env_steps`."""
+    prefix: str = "lbc-minatar-breakout-"
+    env_steps: int = 40_000
+    title: str = "MinAtar Breakout"
+    random_return: float = 0.39
+
+    @property
+    def checkpoints(self) -> tuple[int, ...]:
+        return tuple(self.env_steps * k // 4 for k in (1, 2, 3, 4))
+
+    @property
+    def grid(self) -> np.ndarray:
+        return np.arange(2_000, self.env_steps + 1, 1_000)
+
+    @property
+    def budget(self) -> str:
+        return f"{self.env_steps // 1000}k"
+
+
+BENCH = Benchmark()  # main() replaces it from the command line
+
+
 def trials(results: Path, variant: str) -> list[tuple[str, list[dict]]]:
     """(trial name, rows) of every trial of the experiments PREFIX+variant and PREFIX+variant-*
     (the same runs split over several experiments, e.g. single-m0 … single-m2), sorted by name."""
     found = []
-    paths = [*(results / f"{PREFIX}{variant}").glob("*/result.json"), *results.glob(f"{PREFIX}{variant}-*/*/result.json")]
+    prefix = BENCH.prefix
+    paths = [*(results / f"{prefix}{variant}").glob("*/result.json"), *results.glob(f"{prefix}{variant}-*/*/result.json")]
     for result in sorted(paths, key=lambda path: (path.parent.parent.name, path.parent.name)):
         rows = [row for row in read_results(result.parent, CONFIG_KEYS) if row.get(STEPS) is not None]
         if rows:
@@ -82,11 +105,12 @@ def value_at(steps: np.ndarray, returns: np.ndarray, at: float, window: float) -
 
 
 def on_grid(steps: np.ndarray, returns: np.ndarray, window: float) -> np.ndarray:
-    return np.array([value_at(steps, returns, at, window) for at in GRID])
+    return np.array([value_at(steps, returns, at, window) for at in BENCH.grid])
 
 
-def auc(steps: np.ndarray, returns: np.ndarray, end: float = 40_000) -> float:
-    """Mean return over [0, end] (trapezoid area / end): the area under the curve on the return scale."""
+def auc(steps: np.ndarray, returns: np.ndarray) -> float:
+    """Mean return over [0, budget] (trapezoid area / budget): the area under the curve on the return scale."""
+    end = BENCH.env_steps
     if not len(steps) or steps[-1] < end - TOL:
         return math.nan
     # The curve from 0 (held at its first value) to `end` (interpolated when an iteration crosses it).
@@ -125,9 +149,9 @@ def best_member(results: Path) -> int:
         if seed_of(rows) in (0, None):
             scores[pinned_arm(rows, trial)] = auc(*curve(rows))
     if not scores or any(arm is None for arm in scores):
-        sys.exit(f"no complete single-member trials with a pinned_arm under {results}/{PREFIX}single")
+        sys.exit(f"no complete single-member trials with a pinned_arm under {results}/{BENCH.prefix}single")
     for arm, score in sorted(scores.items()):
-        print(f"member {arm}: mean return over 0–40k env steps {score:.3f}", file=sys.stderr)
+        print(f"member {arm}: mean return over 0–{BENCH.budget} env steps {score:.3f}", file=sys.stderr)
     return max(scores, key=lambda arm: -math.inf if math.isnan(scores[arm]) else scores[arm])
 
 
@@ -149,12 +173,13 @@ def variants(results: Path) -> dict[str, list[tuple[str, list[dict]]]]:
 
 
 def table(groups: dict, window: float) -> str:
-    lines = ["| variant | seeds | " + " | ".join(f"return at {c // 1000}k" for c in CHECKPOINTS)
-             + " | mean return 0–40k (AUC) | env steps/s overall | after 5k steps |",
-             "|---" * (len(CHECKPOINTS) + 5) + "|"]
+    checkpoints = BENCH.checkpoints
+    lines = ["| variant | seeds | " + " | ".join(f"return at {c / 1000:g}k" for c in checkpoints)
+             + f" | mean return 0–{BENCH.budget} (AUC) | env steps/s overall | after 5k steps |",
+             "|---" * (len(checkpoints) + 5) + "|"]
     for label, found in groups.items():
         seeds = ", ".join(str(seed_of(rows)) for _, rows in found)
-        cells = [fmt([value_at(*curve(rows), c, window) for _, rows in found]) for c in CHECKPOINTS]
+        cells = [fmt([value_at(*curve(rows), c, window) for _, rows in found]) for c in checkpoints]
         rates = [throughput(rows) for _, rows in found]
         lines.append(f"| {label} | {seeds} | " + " | ".join(cells)
                      + f" | {fmt([auc(*curve(rows)) for _, rows in found])}"
@@ -163,12 +188,13 @@ def table(groups: dict, window: float) -> str:
 
 
 def per_seed(groups: dict, window: float) -> str:
-    lines = ["| variant | seed | " + " | ".join(f"{c // 1000}k" for c in CHECKPOINTS) + " | AUC | env steps | wall s |",
-             "|---" * (len(CHECKPOINTS) + 5) + "|"]
+    checkpoints = BENCH.checkpoints
+    lines = ["| variant | seed | " + " | ".join(f"{c / 1000:g}k" for c in checkpoints) + " | AUC | env steps | wall s |",
+             "|---" * (len(checkpoints) + 5) + "|"]
     for label, found in groups.items():
         for trial, rows in found:
             steps, returns = curve(rows)
-            cells = " | ".join(f"{value_at(steps, returns, c, window):.2f}" for c in CHECKPOINTS)
+            cells = " | ".join(f"{value_at(steps, returns, c, window):.2f}" for c in checkpoints)
             lines.append(f"| {label} | {seed_of(rows)} | {cells} | {auc(steps, returns):.2f} | "
                          f"{rows[-1][STEPS]:,.0f} | {rows[-1]['time_total_s']:.0f} |")
     return "\n".join(lines)
@@ -186,12 +212,12 @@ def plot_returns(groups: dict, window: float, path: Path) -> None:
         values = np.array([on_grid(*curve(rows), window) for _, rows in found])
         with np.errstate(all="ignore"):
             mean, std = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
-        line, = ax.plot(GRID, mean, label=f"{label} (n={len(found)})")
-        ax.fill_between(GRID, mean - std, mean + std, color=line.get_color(), alpha=0.2)
-    ax.axhline(0.39, color="grey", ls=":", label="random play (0.39)")
+        line, = ax.plot(BENCH.grid, mean, label=f"{label} (n={len(found)})")
+        ax.fill_between(BENCH.grid, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+    ax.axhline(BENCH.random_return, color="grey", ls=":", label=f"random play ({BENCH.random_return:g})")
     ax.set_xlabel("env steps")
     ax.set_ylabel(f"episode return (mean of iterations in the last {window / 1000:g}k steps)")
-    ax.set_title("MinAtar Breakout, 40k env steps: mean ± std over seeds")
+    ax.set_title(f"{BENCH.title}, {BENCH.budget} env steps: mean ± std over seeds")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     ax.xaxis.set_major_formatter(lambda x, _: f"{x / 1000:g}k")
@@ -203,7 +229,10 @@ def plot_returns(groups: dict, window: float, path: Path) -> None:
 def arm_groups(num_arms: int, meta_controller: dict | None = None) -> tuple[list[str], list[str]]:
     """τ-bin and ω-group label of each arm, from the arm construction of the spec's meta-controller
     settings (default: MetaControllerConfig's, 3 τ bins × [one_hot ×3, dominant ×3, uniform])."""
-    from behaviorlab.algorithms.lbc.meta_controller import MetaControllerConfig, build_arms
+    from behaviorlab.algorithms.lbc.meta_controller import (
+        MetaControllerConfig,
+        build_arms,
+    )
 
     arms = build_arms(3, MetaControllerConfig(**(meta_controller or {})))
     if len(arms) != num_arms:
@@ -221,7 +250,7 @@ def plot_arms(found: list, path: Path, meta_controller: dict | None = None, bin_
 
     num_arms = len({key.split("/")[1] for key in found[0][1][-1] if key.startswith("meta_controller/arm_")})
     taus, omegas, arms = arm_groups(num_arms, meta_controller)
-    edges = np.arange(0, 40_001, bin_steps)
+    edges = np.arange(0, BENCH.env_steps + 1, bin_steps)
     # Per seed: episodes finished per arm in each env-step bin (lifetime pulls interpolated).
     counts = []
     for _, rows in found:
@@ -294,7 +323,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks/lbc_minatar"))
     parser.add_argument("--window", type=float, default=6_000, help="env steps averaged into each point (default 6000, ≈ 3 LBC iterations)")
     parser.add_argument("--best-member", action="store_true", help="print the best pinned member on seed 0 and exit")
+    parser.add_argument("--prefix", default=Benchmark.prefix, help="experiment names are PREFIX + variant")
+    parser.add_argument("--env-steps", type=int, default=Benchmark.env_steps, help="the runs' budget")
+    parser.add_argument("--title", default=Benchmark.title)
+    parser.add_argument("--random-return", type=float, default=Benchmark.random_return, help="random play's mean return")
     args = parser.parse_args()
+    global BENCH
+    BENCH = Benchmark(args.prefix, args.env_steps, args.title, args.random_return)
     if args.best_member:
         print(best_member(args.results_dir))
         return
@@ -304,10 +339,10 @@ def main() -> None:
     if "LBC (bandit)" in groups:
         plot_arms(groups["LBC (bandit)"], args.out / "arms.png")
     if LBC8 in groups:
-        spec = yaml.safe_load((Path(__file__).parent / "specs" / f"{PREFIX}lbc8.yaml").read_text())
+        spec = yaml.safe_load((args.results_dir / f"{BENCH.prefix}lbc8" / "behaviorlab" / "spec.yaml").read_text())
         plot_arms(groups[LBC8], args.out / "arms_8.png", spec["config"]["meta_controller"])
     text = (f"{table(groups, args.window)}\n\nPer seed:\n\n{per_seed(groups, args.window)}\n\n"
-            f"Return per arm group at 40k (last ≈ 400 episodes):\n\n{arm_returns(groups)}\n")
+            f"Return per arm group at {BENCH.budget} (last ≈ 400 episodes):\n\n{arm_returns(groups)}\n")
     (args.out / "table.md").write_text(text)
     print(text)
 
