@@ -83,6 +83,13 @@ def test_a_checkpoint_laid_out_as_attn_pth_loads_every_parameter_in_place(attn_p
         assert torch.equal(parameter.detach(), state[key]), key
 
 
+def test_the_vit_also_loads_from_the_clip_models_copy(tmp_path):
+    state = {key.replace(VIT, "model.clip_model.vision_model."): value for key, value in released_layout("avg").items()}
+    torch.save({"state_dict": state}, tmp_path / "clip_only.pth")
+    encoder = load_mineclip(tmp_path / "clip_only.pth")
+    assert torch.equal(encoder.image_encoder.projection.detach(), state["model.clip_model.vision_model.projection"])
+
+
 def test_each_step_is_embedded_with_the_clip_of_its_last_16_frames(attn_pth):
     encoder = load_mineclip(attn_pth)
     clip = torch.as_tensor(frames(20))

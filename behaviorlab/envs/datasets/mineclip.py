@@ -32,7 +32,8 @@ STD = (0.2439, 0.2493, 0.2873)
 HEAD_DIM = 64  # CLIP's and x-transformers' attention head width
 DOWNLOAD_HINT = ("download attn.pth (or avg.pth) from the MineCLIP README "
                  "(https://github.com/MineDojo/MineCLIP) and pass its path")
-IMAGE_PREFIX = "model.image_encoder."
+# MineCLIP registers its ViT under several names; the released files hold the same weights under each.
+IMAGE_PREFIXES = ("model.image_encoder.", "model.clip_model.vision_model.")
 TEMPORAL_PREFIX = "model.temporal_encoder.attn.model."
 
 
@@ -241,7 +242,8 @@ def load_mineclip(path: str | Path, *, device: str | torch.device = "cpu") -> Mi
     state = checkpoint.get("state_dict") if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict):
         raise MineCLIPError(f"{path}: has no 'state_dict' entry, so it is not a MineCLIP checkpoint; {DOWNLOAD_HINT}")
-    image = {key.removeprefix(IMAGE_PREFIX): value for key, value in state.items() if key.startswith(IMAGE_PREFIX)}
+    prefix = next((prefix for prefix in IMAGE_PREFIXES if any(key.startswith(prefix) for key in state)), IMAGE_PREFIXES[0])
+    image = {key.removeprefix(prefix): value for key, value in state.items() if key.startswith(prefix)}
     temporal = {_temporal_name(key): value for key, value in state.items() if key.startswith(TEMPORAL_PREFIX)}
     encoder = MineCLIPVideoEncoder(MineCLIPShape.of(image, temporal, path))
     wanted = {f"image_encoder.{key}": value for key, value in image.items()}
