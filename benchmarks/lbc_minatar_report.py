@@ -341,8 +341,9 @@ def main() -> None:
     if LBC8 in groups:
         spec = yaml.safe_load((args.results_dir / f"{BENCH.prefix}lbc8" / "behaviorlab" / "spec.yaml").read_text())
         plot_arms(groups[LBC8], args.out / "arms_8.png", spec["config"]["meta_controller"])
-    text = (f"{table(groups, args.window)}\n\nPer seed:\n\n{per_seed(groups, args.window)}\n\n"
-            f"Return per arm group at {BENCH.budget} (last ≈ 400 episodes):\n\n{arm_returns(groups)}\n")
+    text = f"{table(groups, args.window)}\n\nPer seed:\n\n{per_seed(groups, args.window)}\n"
+    if {"LBC (bandit)", "uniform random ψ"} & set(groups):  # the 21-arm runs' arm groups
+        text += f"\nReturn per arm group at {BENCH.budget} (last ≈ 400 episodes):\n\n{arm_returns(groups)}\n"
     (args.out / "table.md").write_text(text)
     print(text)
 
