@@ -112,7 +112,9 @@ def embed_dataset(source: str | Path, out: str | Path, checkpoint: str | Path, *
     if batch_size < 1 or ray_actors < 1:
         raise DatasetError(f"batch size {batch_size}, actors {ray_actors}: both must be at least 1")
     source, out, checkpoint = Path(source), Path(out), Path(checkpoint).expanduser().resolve()
-    embedder = EpisodeEmbedder(str(source), str(checkpoint), frame_key, batch_size, device)  # fails early on bad input
+    # Loaded here too so bad input fails before anything starts; with Ray on the CPU, since the
+    # driver (a cluster's head node) may have no GPU.
+    embedder = EpisodeEmbedder(str(source), str(checkpoint), frame_key, batch_size, "cpu" if use_ray else device)
     attributes = {"embedding": "mineclip", "checkpoint": str(checkpoint), "window": WINDOW,
                   "pool": embedder.encoder.shape.pool, "frame_key": frame_key}
     writer = TrajectoryWriter(out, mode="append" if (out / METADATA_FILE).exists() else "create", spec=embedder.spec(),
