@@ -27,15 +27,19 @@ from behaviorlab.envs.datasets.trajectories import (
     TrajectoryReader,
     TrajectoryWriter,
     describe,
+    format_spec,
 )
 
 
-def _frames(obs: Any, frame_key: str, source: Path) -> np.ndarray:
-    frames = obs.get(frame_key) if isinstance(obs, dict) else obs
-    if frames is None or frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise DatasetError(f"{source}: observation {frame_key!r} is not uint8 RGB frames [H, W, 3]; "
-                           f"embed a dataset of frames (e.g. from `behaviorlab data convert-vpt`) or pass --frame-key")
-    return frames
+def _check_frames(spec: DatasetSpec, frame_key: str, source: Path) -> None:
+    """Refuse, before writing anything, a dataset whose observation `frame_key` is not RGB frames."""
+    obs = spec.observation
+    frames = obs["keys"].get(frame_key) if obs["type"] == "dict" else obs
+    if frames is None or frames["type"] != "array" or len(frames["shape"]) != 3 or frames["shape"][-1] != 3 \
+            or frames["dtype"] != "uint8":
+        raise DatasetError(f"{source}: observation {frame_key!r} is not uint8 RGB frames [H, W, 3] (the observation is "
+                           f"{format_spec(obs)}); embed a dataset of frames (e.g. from `behaviorlab data convert-vpt`) "
+                           f"or pass --frame-key")
 
 
 def _at(value: Any, index: int) -> Any:
@@ -53,7 +57,7 @@ class EpisodeEmbedder:
 
     def __init__(self, source: str, checkpoint: str, frame_key: str, batch_size: int, device: str):
         self.reader = TrajectoryReader(source)
-        self.source = Path(source)
+        _check_frames(self.reader.spec, frame_key, Path(source))
         self.encoder = load_mineclip(checkpoint, device=device)
         self.frame_key = frame_key
         self.batch_size = batch_size
@@ -65,7 +69,8 @@ class EpisodeEmbedder:
 
     def embed(self, episode_id: int, shard_file: str) -> int:
         steps = self.reader.episode(episode_id)
-        embeddings = self.encoder.embed_episode(_frames(steps.obs, self.frame_key, self.source), batch_size=self.batch_size)
+        frames = steps.obs[self.frame_key] if isinstance(steps.obs, dict) else steps.obs
+        embeddings = self.encoder.embed_episode(frames, batch_size=self.batch_size)
         shard = ShardWriter(shard_file, self.spec())
         try:
             for t in range(len(steps)):

@@ -41,9 +41,9 @@ class MineCLIPError(ValueError):
     """A MineCLIP checkpoint that is missing or unusable; one line: `path: problem; fix`."""
 
 
-class QuickGELU(nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * torch.sigmoid(1.702 * x)
+def quick_gelu(x: torch.Tensor) -> torch.Tensor:
+    """CLIP's GELU approximation, which its weights were trained with."""
+    return x * torch.sigmoid(1.702 * x)
 
 
 class _MLP(nn.Module):
@@ -53,7 +53,7 @@ class _MLP(nn.Module):
         self.c_proj = nn.Linear(4 * width, width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.c_proj(QuickGELU()(self.c_fc(x)))
+        return self.c_proj(quick_gelu(self.c_fc(x)))
 
 
 class _ResidualBlock(nn.Module):
