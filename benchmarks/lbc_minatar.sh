@@ -8,8 +8,9 @@
 # Output: docs/benchmarks/lbc_minatar/{returns,arms}.png, table.md and eval.md.
 # GAME=asterix runs benchmarks/specs/lbc-minatar-asterix-*.yaml (steps lbc8 uniform8 single best
 # report eval); ENV_STEPS=N runs the specs with that budget as experiments lbc-minatar-GAME-<N/1000>k-*
-# (output docs/benchmarks/lbc_minatar_GAME_<N/1000>k/).
-#   [GAME=breakout|asterix] [ENV_STEPS=N] benchmarks/lbc_minatar.sh [--results-dir DIR] [STEP ...]
+# (output docs/benchmarks/lbc_minatar_GAME_<N/1000>k/). ENTROPY=a,b,c replaces the members' entropy costs
+# in every spec (experiments …-ent<a>-<b>-<c>-*, output …_ent<a>-<b>-<c>/).
+#   [GAME=breakout|asterix] [ENV_STEPS=N] [ENTROPY=a,b,c] benchmarks/lbc_minatar.sh [--results-dir DIR] [STEP ...]
 #   STEP: lbc uniform lbc8 uniform8 single best appo impala report eval
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,11 @@ if [[ -n "${ENV_STEPS:-}" ]]; then
   prefix=$prefix$((ENV_STEPS / 1000))k-
   out=${out}_$((ENV_STEPS / 1000))k
 fi
+if [[ -n "${ENTROPY:-}" ]]; then
+  entropy_tag=ent${ENTROPY//,/-}
+  prefix=$prefix$entropy_tag-
+  out=${out}_$entropy_tag
+fi
 bl=.venv/bin/behaviorlab; py=.venv/bin/python
 [[ -x $bl ]] || { bl=behaviorlab; py=python; }
 mkdir -p "$results/specs"
@@ -39,6 +45,8 @@ spec = yaml.safe_load(open(os.environ["SOURCE"]))
 spec["name"] = os.environ["NAME"]
 if os.environ.get("ENV_STEPS"):
     spec["stop"] = {"env_steps": int(os.environ["ENV_STEPS"])}
+if os.environ.get("ENTROPY") and "member_entropy_coeffs" in spec["config"]:
+    spec["config"]["member_entropy_coeffs"] = [float(cost) for cost in os.environ["ENTROPY"].split(",")]
 if os.environ["ARM"]:
     spec["seeds"] = [1, 2]
     spec["config"]["meta_controller"] = next(choice for choice in spec["config"]["meta_controller"]["grid_search"]
