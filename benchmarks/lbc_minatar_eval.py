@@ -8,6 +8,11 @@ that cost:
   the mixture μ_ψ of all members), which is what `forward_inference` and evaluation env runners act
   with; sampled from μ_ψ, and greedy (RLlib's `explore=False`).
 
+With `--critics` it prints instead, per member, the mean of π_i(a|s) and of the member's own advantage
+A_i(s, a) = Q_i(s, a) − Σ_b π_i(b|s) Q_i(s, b) for every action, over the states that the uniform
+mixture of the members visits: a member that gives an action no probability while its critic rates
+that action best is stuck, because its off-policy gradient for the action carries ρ = π_i/μ ≈ 0.
+
     python benchmarks/lbc_minatar_eval.py --results-dir /tmp/bench --episodes 50
 """
 
@@ -54,6 +59,31 @@ def play(policy, env, greedy: bool, episodes: int, seed: int) -> float:
     return float(np.mean(returns))
 
 
+def critic_view(module, env, steps: int, seed: int) -> list[str]:
+    """Per member: mean π_i(·|s) and mean A_i(s, ·) over `steps` states visited by the members' mixture."""
+    rng = np.random.default_rng(seed)
+    visited = []
+    obs, _ = env.reset(seed=seed)
+    while len(visited) < steps:
+        visited.append(obs)
+        with torch.no_grad():
+            probs = module.member_logits(torch.as_tensor(obs[None]))[:, 0].softmax(-1).mean(0).numpy()
+        obs, _, term, trunc, _ = env.step(int(rng.choice(len(probs), p=probs / probs.sum())))
+        if term or trunc:
+            obs, _ = env.reset(seed=int(rng.integers(2**31)))
+    with torch.no_grad():
+        states = torch.as_tensor(np.stack(visited))
+        all_probs, all_q_values = module.member_logits(states).softmax(-1), module.member_q_values(states)
+    rows = []
+    for member in range(module.num_members):
+        probs, q_values = all_probs[member], all_q_values[member]
+        advantages = q_values - (probs * q_values).sum(-1, keepdim=True)
+        mean_probs = " ".join(f"{value:.3f}" for value in probs.mean(0).tolist())
+        mean_advantages = " ".join(f"{value:+.3f}" for value in advantages.mean(0).tolist())
+        rows.append(f"{mean_probs} / {mean_advantages}")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--results-dir", type=Path, default=Path("/tmp/bench"))
@@ -62,6 +92,8 @@ def main() -> None:
     parser.add_argument("--env", default="MinAtar/Breakout-v1")
     parser.add_argument("--max-episode-steps", type=int, default=10_000,
                         help="MinAtar has no time limit; a policy that keeps the ball in play forever would never end")
+    parser.add_argument("--critics", type=int, metavar="STEPS", default=0,
+                        help="print each member's mean policy and own-critic advantages over STEPS visited states instead")
     args = parser.parse_args()
     from ray.rllib.core.rl_module.rl_module import RLModule
 
@@ -70,15 +102,23 @@ def main() -> None:
     from behaviorlab.envs.minatar import make_minatar
 
     env = make_minatar(args.env, max_episode_steps=args.max_episode_steps)
-    print("| experiment | trial | " + " | ".join(f"π{i} sampled | π{i} greedy" for i in range(3))
-          + " | μ_ψ inference sampled | μ_ψ inference greedy |")
-    print("|---" * 10 + "|")
+    if args.critics:
+        print("| experiment | trial | " + " | ".join(f"member {i}: mean π(a) / mean A(a), a = 0…" for i in range(3)) + " |")
+        print("|---" * 5 + "|")
+    else:
+        print("| experiment | trial | " + " | ".join(f"π{i} sampled | π{i} greedy" for i in range(3))
+              + " | μ_ψ inference sampled | μ_ψ inference greedy |")
+        print("|---" * 10 + "|")
     for ckpt in sorted(args.results_dir.glob(f"{args.prefix}*/trial_*/checkpoint_*/learner_group/learner/rl_module/default_policy")):
         trial = ckpt.parents[4]
         module = RLModule.from_checkpoint(ckpt)
         if not isinstance(module, LBCTorchRLModule):  # the RLlib APPO / IMPALA baselines
             continue
         module.eval()
+        if args.critics:
+            cells = critic_view(module, env, args.critics, seed=1)
+            print(f"| {trial.parent.name.removeprefix(args.prefix)} | {trial.name} | " + " | ".join(cells) + " |", flush=True)
+            continue
         policies = [member_policy(module, i) for i in range(module.num_members)] + [inference_policy(module)]
         cells = [f"{play(policy, env, greedy, args.episodes, seed=1):.2f}" for policy in policies for greedy in (False, True)]
         print(f"| {trial.parent.name.removeprefix(args.prefix)} | {trial.name} | " + " | ".join(cells) + " |", flush=True)

@@ -94,6 +94,18 @@ def test_acting_copy_holds_only_encoders_and_policy_heads():
     assert sum(main.numel() for main, _ in full.average_policy_parameters()) == acting_params
 
 
+@pytest.mark.parametrize("shared_torso", [False, True])
+def test_member_q_values_are_the_q_heads_of_forward_train(shared_torso):
+    module = _module(shared_torso=shared_torso)
+    obs = _obs(6, seed=2)
+    with torch.no_grad():
+        q_values = module.member_q_values(obs)
+        train_q = module.forward_train({Columns.OBS: obs[:, None]})[Q_VALUES]   # segments of one step
+    assert q_values.shape == (N, 6, A)
+    torch.testing.assert_close(q_values, train_q[:, :, 0])
+    assert not torch.allclose(q_values[0], q_values[1])
+
+
 def _learner(**training):
     torch.manual_seed(0)
     config = _config(**training).training(trust_region=False)

@@ -68,6 +68,11 @@ class LBCTorchRLModule(TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI):
         latents = self._latents(self.torsos, self._as_float(obs))
         return torch.stack([pi(latent) for pi, latent in zip(self.pis, latents)])
 
+    def member_q_values(self, obs: torch.Tensor) -> torch.Tensor:
+        """[N, B, A] every member's Q_i(s, ·) for observations [B, ...] (not on inference-only modules)."""
+        latents = self._latents(self.torsos, self._as_float(obs))
+        return torch.stack([q(latent) for q, latent in zip(self.qs, latents)])
+
     def behavior_statistics(self, logits: torch.Tensor) -> torch.Tensor:
         """Φ_i from the members' logits [N, B, A], the input of the hybrid mapping."""
         if self.behavior_statistic == "log_probs":
