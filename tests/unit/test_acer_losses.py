@@ -6,7 +6,7 @@ import torch
 
 from behaviorlab.algorithms.acer.losses import (
     ACTION_DIST_INPUTS, ADVANTAGE_POLICY_SAMPLE, ADVANTAGE_SAMPLED, ADVANTAGE_TAKEN, AVG_DIST_INPUTS, POLICY_SAMPLE,
-    Q_VALUES, VALUES, continuous_acer_loss, discrete_acer_loss)
+    Q_VALUES, VALUES, best_action_neglected, continuous_acer_loss, discrete_acer_loss)
 from behaviorlab.algorithms.common.segments import episodes_to_segments
 
 B, T, A = 3, 4, 2
@@ -31,6 +31,14 @@ def test_discrete_on_policy_ratios_are_one_and_bias_correction_vanishes():
                                   entropy_coeff=0.01, trust_region_delta=1.0)
     assert stats["rho_mean"].item() == pytest.approx(1.0, abs=1e-6)
     assert stats["bias_correction"].item() == 0.0
+
+
+def test_best_action_neglected_counts_states_whose_best_q_action_the_policy_drops():
+    probs = torch.tensor([[0.995, 0.005, 0.0], [0.5, 0.3, 0.2], [0.001, 0.009, 0.99], [0.2, 0.7, 0.1]])
+    q_values = torch.tensor([[0.0, 1.0, -1.0], [2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [0.0, 0.5, 0.4]])
+    # best actions 1, 0, 1, 1 with π 0.005, 0.5, 0.009, 0.7: two of four below 1 %
+    assert best_action_neglected(probs.clamp_min(1e-12).log(), q_values).item() == pytest.approx(0.5)
+    assert best_action_neglected(probs.clamp_min(1e-12).log(), q_values, threshold=0.001).item() == 0.0
 
 
 def test_discrete_loss_trains_policy_and_critic_and_ignores_padding():

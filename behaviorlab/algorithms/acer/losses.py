@@ -46,6 +46,14 @@ def _project(per_sample_loss: torch.Tensor, stats: torch.Tensor, kl: torch.Tenso
     return -(z.detach() * stats).sum(-1).mean(), active
 
 
+def best_action_neglected(log_probs: torch.Tensor, q_values: torch.Tensor, threshold: float = 0.01) -> torch.Tensor:
+    """Share of states [N, A] where the critic's best action has π < `threshold`. Such a policy is stuck:
+    the policy gradient for that action is ∝ π(a) (on-policy, or via ρ = π/μ off-policy), so only the
+    entropy cost can bring it back (seen as LBC members collapsing on MinAtar Breakout)."""
+    best = q_values.argmax(-1, keepdim=True)
+    return (log_probs.gather(-1, best).exp() < threshold).float().mean()
+
+
 def discrete_acer_loss(*, fwd_out, rewards, terminateds, mask, behaviour_dist_inputs, actions, gamma,
                        truncation_c, q_loss_coeff, entropy_coeff, trust_region_delta):
     logits = fwd_out[ACTION_DIST_INPUTS]                 # [B, T+1, A]
@@ -73,6 +81,7 @@ def discrete_acer_loss(*, fwd_out, rewards, terminateds, mask, behaviour_dist_in
     q_loss = 0.5 * (q_ret[valid] - q_taken[valid]).pow(2).mean()
     total = surrogate + q_loss_coeff * q_loss
     return total, {
+        "best_action_neglected": best_action_neglected(log_probs.detach(), q_values[:, :-1][valid].detach()),
         "policy_loss": policy_loss.mean().detach(), "q_loss": q_loss.detach(), "entropy": entropy.mean().detach(),
         "kl_to_average_policy": kl_avg.mean().detach(), "trust_region_active": active,
         "rho_mean": diagnostics["rho_taken"].mean(), "bias_correction": diagnostics["bias_correction_term"].mean(),
