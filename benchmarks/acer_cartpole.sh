@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ACER vs RLlib PPO vs RLlib DQN on CartPole-v1, plus ACER's replay-ratio ablation (0, 1, 4, 8).
-# 3 seeds each, run one after another on the same machine; ~30 min on 2 cores.
+# 8 seeds for ACER and PPO, 3 for the ablation and DQN, run one after another on the same machine; ~35 min on 2 cores.
 # SWEEP=1 first reruns the two-stage search that chose ACER's settings (24 + 18 trials, ~12 min).
 # Output: curves and tables under docs/benchmarks/acer_{cartpole,replay_ratio,sweep}/ (see docs/benchmarks.md).
 set -euo pipefail

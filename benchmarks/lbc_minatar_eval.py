@@ -10,8 +10,9 @@ that cost:
 
 With `--critics` it prints instead, per member, the mean of π_i(a|s) and of the member's own advantage
 A_i(s, a) = Q_i(s, a) − Σ_b π_i(b|s) Q_i(s, b) for every action, over the states that the uniform
-mixture of the members visits: a member that gives an action no probability while its critic rates
-that action best is stuck, because its off-policy gradient for the action carries ρ = π_i/μ ≈ 0.
+mixture of the members visits, and the share of those states whose critic-best action the member gives
+< 1 %. A member that gives an action no probability while its critic rates that action best is stuck:
+its off-policy gradient for the action carries ρ = π_i/μ ≈ 0.
 
     python benchmarks/lbc_minatar_eval.py --results-dir /tmp/bench --episodes 50
 """
@@ -25,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from ray.rllib.core.columns import Columns
+
+from behaviorlab.algorithms.acer.losses import best_action_neglected
 
 
 def member_policy(module, member: int):
@@ -60,7 +63,8 @@ def play(policy, env, greedy: bool, episodes: int, seed: int) -> float:
 
 
 def critic_view(module, env, steps: int, seed: int) -> list[str]:
-    """Per member: mean π_i(·|s) and mean A_i(s, ·) over `steps` states visited by the members' mixture."""
+    """Per member, over `steps` states visited by the members' mixture: mean π_i(·|s), mean A_i(s, ·), and
+    the share of states whose critic-best action has π_i < 1 % (the learners' `best_action_neglected`)."""
     rng = np.random.default_rng(seed)
     visited = []
     obs, _ = env.reset(seed=seed)
@@ -80,7 +84,8 @@ def critic_view(module, env, steps: int, seed: int) -> list[str]:
         advantages = q_values - (probs * q_values).sum(-1, keepdim=True)
         mean_probs = " ".join(f"{value:.3f}" for value in probs.mean(0).tolist())
         mean_advantages = " ".join(f"{value:+.3f}" for value in advantages.mean(0).tolist())
-        rows.append(f"{mean_probs} / {mean_advantages}")
+        neglected = best_action_neglected(probs.clamp_min(1e-30).log(), q_values).item()
+        rows.append(f"{mean_probs} / {mean_advantages} / {neglected:.2f}")
     return rows
 
 
@@ -103,7 +108,7 @@ def main() -> None:
 
     env = make_minatar(args.env, max_episode_steps=args.max_episode_steps)
     if args.critics:
-        print("| experiment | trial | " + " | ".join(f"member {i}: mean π(a) / mean A(a), a = 0…" for i in range(3)) + " |")
+        print("| experiment | trial | " + " | ".join(f"member {i}: mean π(a) / mean A(a), a = 0… / best action neglected" for i in range(3)) + " |")
         print("|---" * 5 + "|")
     else:
         print("| experiment | trial | " + " | ".join(f"π{i} sampled | π{i} greedy" for i in range(3))
