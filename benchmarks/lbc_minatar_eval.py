@@ -28,6 +28,7 @@ import torch
 from ray.rllib.core.columns import Columns
 
 from behaviorlab.algorithms.acer.losses import best_action_neglected
+from behaviorlab.algorithms.lbc.mapping import centred_advantages
 
 
 def member_policy(module, member: int):
@@ -81,7 +82,7 @@ def critic_view(module, env, steps: int, seed: int) -> list[str]:
     rows = []
     for member in range(module.num_members):
         probs, q_values = all_probs[member], all_q_values[member]
-        advantages = q_values - (probs * q_values).sum(-1, keepdim=True)
+        advantages = centred_advantages(q_values, probs)
         mean_probs = " ".join(f"{value:.3f}" for value in probs.mean(0).tolist())
         mean_advantages = " ".join(f"{value:+.3f}" for value in advantages.mean(0).tolist())
         neglected = best_action_neglected(probs.clamp_min(1e-30).log(), q_values).item()
