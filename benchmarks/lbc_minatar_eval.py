@@ -5,8 +5,11 @@ final RLModule and the same way for every variant, so the learned policies can b
 that cost:
 - each member's π_i alone (sampled, and greedy argmax);
 - the module's fixed inference ψ (`inference_tau`, `inference_omega`: by default τ = 1 and uniform ω,
-  the mixture μ_ψ of all members), which is what `forward_inference` and evaluation env runners act
-  with; sampled from μ_ψ, and greedy (RLlib's `explore=False`).
+  the mixture μ_ψ of all members), which is what `forward_inference` and evaluation env runners with
+  `psi_in_evaluation: fixed` act with; sampled from μ_ψ, and greedy (RLlib's `explore=False`);
+- the meta-controller's best arm in the checkpoint (`MetaController.best_arm`, what evaluation runners
+  with `psi_in_evaluation: best_arm` act with): each episode's ψ drawn inside that arm, then sampled from
+  μ_ψ and greedy.
 
 With `--critics` it prints instead, per member, the mean of π_i(a|s) and of the member's own advantage
 A_i(s, a) = Q_i(s, a) − Σ_b π_i(b|s) Q_i(s, b) for every action, over the states that the uniform
@@ -20,6 +23,7 @@ its off-policy gradient for the action carries ρ = π_i/μ ≈ 0.
 from __future__ import annotations
 
 import argparse
+import pickle
 import sys
 from pathlib import Path
 
@@ -29,21 +33,45 @@ from ray.rllib.core.columns import Columns
 
 from behaviorlab.algorithms.acer.losses import best_action_neglected
 from behaviorlab.algorithms.lbc.mapping import centred_advantages
+from behaviorlab.algorithms.lbc.meta_controller import MetaController, MetaControllerConfig
+from behaviorlab.algorithms.lbc.psi import ARM, OMEGA, TAU
 
 
+# Each maker below gives one episode's policy (observation batch [1, ...] → action logits [A]) from `play`'s rng.
 def member_policy(module, member: int):
-    return lambda obs: module.member_logits(obs)[member, 0]
+    def policy(obs):
+        return module.member_logits(obs)[member, 0]
+    return lambda rng: policy
 
 
 def inference_policy(module):
-    return lambda obs: module.forward_inference({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS][0]
+    def policy(obs):
+        return module.forward_inference({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS][0]
+    return lambda rng: policy
 
 
-def play(policy, env, greedy: bool, episodes: int, seed: int) -> float:
-    """Mean return of `policy` (observation batch [1, ...] → action logits [A]) over `episodes`."""
+def best_arm_policy(module, checkpoint: Path):
+    """(the label of the checkpoint's best arm, a maker of one episode's policy with a ψ drawn inside it)."""
+    state = pickle.loads((checkpoint / "algorithm_state.pkl").read_bytes())["meta_controller"]
+    controller = MetaController(state["num_members"], MetaControllerConfig(**state["config"]))
+    controller.set_state(state)
+    region = controller.arms[controller.best_arm()]
+
+    def make(rng):
+        psi = region.sample(rng)
+        batch = {TAU: torch.tensor(psi["tau"][None], dtype=torch.float32),
+                 OMEGA: torch.tensor(psi["omega"][None], dtype=torch.float32), ARM: torch.zeros(1, dtype=torch.int64)}
+        return lambda obs: module.forward_inference({Columns.OBS: obs, **batch})[Columns.ACTION_DIST_INPUTS][0]
+    return region.label, make
+
+
+def play(make_policy, env, greedy: bool, episodes: int, seed: int) -> float:
+    """Mean return over `episodes` of the policies `make_policy(rng)` gives for each (observation batch
+    [1, ...] → action logits [A])."""
     rng = np.random.default_rng(seed)
     returns = []
     for episode in range(episodes):
+        policy = make_policy(rng)
         obs, _ = env.reset(seed=seed * 10_000 + episode)
         done, total = False, 0.0
         while not done:
@@ -113,8 +141,8 @@ def main() -> None:
         print("|---" * 5 + "|")
     else:
         print("| experiment | trial | " + " | ".join(f"π{i} sampled | π{i} greedy" for i in range(3))
-              + " | μ_ψ inference sampled | μ_ψ inference greedy |")
-        print("|---" * 10 + "|")
+              + " | μ_ψ inference sampled | μ_ψ inference greedy | bandit's best arm | best arm sampled | best arm greedy |")
+        print("|---" * 13 + "|")
     for ckpt in sorted(args.results_dir.glob(f"{args.prefix}*/trial_*/checkpoint_*/learner_group/learner/rl_module/default_policy")):
         trial = ckpt.parents[4]
         module = RLModule.from_checkpoint(ckpt)
@@ -125,8 +153,10 @@ def main() -> None:
             cells = critic_view(module, env, args.critics, seed=1)
             print(f"| {trial.parent.name.removeprefix(args.prefix)} | {trial.name} | " + " | ".join(cells) + " |", flush=True)
             continue
+        label, best_arm = best_arm_policy(module, ckpt.parents[3])
         policies = [member_policy(module, i) for i in range(module.num_members)] + [inference_policy(module)]
         cells = [f"{play(policy, env, greedy, args.episodes, seed=1):.2f}" for policy in policies for greedy in (False, True)]
+        cells += [label] + [f"{play(best_arm, env, greedy, args.episodes, seed=1):.2f}" for greedy in (False, True)]
         print(f"| {trial.parent.name.removeprefix(args.prefix)} | {trial.name} | " + " | ".join(cells) + " |", flush=True)
 
 

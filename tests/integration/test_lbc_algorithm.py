@@ -1,5 +1,6 @@
 """LBC built and trained in-process on CartPole: ψ per episode stored per step, one bandit update per
-finished episode, finite per-member losses, 0 or 1 remote env runners, evaluation, checkpoints."""
+finished episode, finite per-member losses, 0 or 1 remote env runners, evaluation (fixed ψ and the
+bandit's best arm), checkpoints."""
 
 import math
 from collections import Counter
@@ -10,7 +11,7 @@ import ray
 
 from behaviorlab.algorithms.lbc.algorithm import LBC
 from behaviorlab.algorithms.lbc.config import LBCConfig
-from behaviorlab.algorithms.lbc.meta_controller import build_arms
+from behaviorlab.algorithms.lbc.meta_controller import MetaController, build_arms
 from behaviorlab.algorithms.lbc.psi import ARM, OMEGA, TAU
 
 pytestmark = pytest.mark.integration
@@ -84,6 +85,23 @@ def test_evaluation_acts_with_the_fixed_psi_and_leaves_the_bandit_alone(local_ra
         assert result["evaluation"]["env_runners"]["num_episodes"] >= 3
         finished = result["env_runners"]["num_episodes_lifetime"]
         assert result["meta_controller"]["selections"] == finished + ENVS_PER_RUNNER
+    finally:
+        algo.stop()
+
+
+def test_best_arm_evaluation_acts_with_the_bandits_best_arm_and_leaves_it_alone(local_ray):
+    config = _config(0).training(psi_in_evaluation="best_arm").evaluation(
+        evaluation_interval=1, evaluation_duration=2, evaluation_duration_unit="episodes", evaluation_num_env_runners=0)
+    algo = config.build_algo()
+    try:
+        assert algo.train()["evaluation"]["env_runners"]["num_episodes"] >= 2
+        state = ray.get(algo.meta_controller.get_state.remote())
+        controller = MetaController(config.num_members, config.meta_controller_config())
+        controller.set_state(state)
+        best = controller.best_arm()
+        episodes = algo.eval_env_runner.sample(num_episodes=2, explore=False)
+        assert [int(arm) for e in episodes for arm in e.get_extra_model_outputs(ARM)] == [best] * sum(map(len, episodes))
+        assert ray.get(algo.meta_controller.get_state.remote()) == state  # asked, never updated
     finally:
         algo.stop()
 

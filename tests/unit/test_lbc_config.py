@@ -65,6 +65,7 @@ def test_lbc_callbacks_join_callbacks_set_elsewhere():
         ({"meta_controller": {"bandits": [[1.0, 21]]}}, r"window must exceed the number of arms \(21\)"),
         ({"meta_controller": {"pinned_arm": 21}}, "pinned_arm"),
         ({"meta_controller": {"td_weight": 0.5}}, "td_weight has no effect"),
+        ({"psi_in_evaluation": "best"}, "psi_in_evaluation must be one of"),
     ],
 )
 def test_bad_configs_are_refused(training, match):
@@ -130,3 +131,25 @@ def test_service_reports_pulls_shares_and_recent_psi():
     restored = MetaControllerService(2, config, seed=99)
     restored.set_state(service.get_state())
     assert restored.select()[0] == service.select()[0]
+
+
+def test_service_evaluation_draws_psi_inside_the_best_arm_without_counting_it():
+    config = MetaControllerConfig(num_tau_bins=2, omega_modes=("one_hot",), bandits=((1.0, 50),))
+    service = MetaControllerService(2, config, seed=0)
+    arm, _, _ = service.select_best()  # before any episode: some arm, still no selection counted
+    assert 0 <= arm < 4 and service.metrics()["selections"] == 0
+    for arm in range(4):
+        service.update(arm, 5.0 if arm == 2 else 1.0)
+    state = service.get_state()
+    region = service.controller.arms[2]
+    for _ in range(5):
+        arm, tau, omega = service.select_best()
+        assert arm == 2
+        assert ((tau >= region.tau_low) & (tau <= region.tau_high)).all() and omega.tolist() == [1.0, 0.0]
+    assert service.get_state() == state  # the bandit's RNG and counters are where they were
+
+
+def test_config_dict_round_trip_keeps_the_evaluation_psi():
+    # RLlib routes dict keys named evaluation_* to `.evaluation()`, which has no LBC field: the name must avoid it.
+    config = LBCConfig().training(psi_in_evaluation="best_arm")
+    assert LBCConfig().update_from_dict(config.to_dict()).psi_in_evaluation == "best_arm"

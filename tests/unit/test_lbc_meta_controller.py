@@ -216,3 +216,17 @@ def test_bad_controller_use_raises():
         controller.update(21, 1.0)
     with pytest.raises(ValueError, match="finite"):
         controller.update(0, math.nan)
+
+
+def test_best_arm_is_the_highest_window_mean_and_leaves_the_bandit_untouched():
+    config = MetaControllerConfig(num_tau_bins=2, omega_modes=("one_hot",), bandits=((0.5, 6),))
+    controller = MetaController(2, config, seed=0)
+    assert controller.best_arm() is None  # nothing reported yet
+    # Arm 1 leads on mean (7 vs 5); arm 3 (mean 9) has left the 6-pull window.
+    for arm, reward in [(3, 9.0), (3, 9.0), (0, 4.0), (0, 6.0), (1, 7.0), (2, 1.0), (2, 2.0), (1, 7.0)]:
+        controller.update(arm, reward)
+    before = pickle.dumps(controller.get_state())
+    assert controller.best_arm() == 1
+    assert pickle.dumps(controller.get_state()) == before  # no counter, window or RNG moved
+    controller.update(0, 20.0)  # the window now holds arm 0 at (6 + 20) / 2 = 13
+    assert controller.best_arm() == 0

@@ -81,6 +81,17 @@ def test_inference_uses_the_fixed_psi():
     assert set(out) == {Columns.ACTION_DIST_INPUTS}
 
 
+def test_inference_acts_with_the_psi_an_env_runner_put_in_the_batch():
+    module = _module(inference_tau=0.5)
+    obs, tau, omega = _obs(4, seed=2), torch.full((4, N), 0.3), torch.tensor([[0.0, 1.0, 0.0]] * 4)
+    arm = torch.full((4,), 7)
+    out = module.forward_inference({Columns.OBS: obs, TAU: tau, OMEGA: omega, ARM: arm})
+    with torch.no_grad():
+        expected = hybrid_behavior(centred_logits(module.member_logits(obs)), tau, omega)
+    torch.testing.assert_close(out[Columns.ACTION_DIST_INPUTS].exp(), expected, rtol=0, atol=1e-6)
+    assert torch.equal(out[ARM], arm)
+
+
 def test_acting_copy_holds_only_encoders_and_policy_heads():
     full, acting = _module(), _module(inference_only=True)
     assert not any(hasattr(acting, name) for name in ("qs", "target_torsos", "target_pis"))

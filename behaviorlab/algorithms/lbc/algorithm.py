@@ -3,7 +3,8 @@ updates on replayed ones) for the whole population, plus the trial's meta-contro
 
 The meta-controller is one Ray actor per Algorithm (`MetaControllerService`, 0 CPUs), created in
 `setup`; its handle goes to every env runner (including the local one, which samples when
-`num_env_runners` is 0, and any runner RLlib restarts), where `LBCCallbacks` use it. Its state
+`num_env_runners` is 0, the evaluation runners, and any runner RLlib restarts), where
+`LBCCallbacks` use it. Its state
 goes into the Algorithm's checkpoints, so a restored run continues the same bandit.
 """
 
@@ -34,6 +35,8 @@ class LBC(ACER):
         labels = ray.get(self.meta_controller.arm_labels.remote())
         logger.info("LBC meta-controller arms: %s", ", ".join(f"{k:02d}={label}" for k, label in enumerate(labels)))
         self._hand_meta_controller_to(self.env_runner_group)
+        if self.eval_env_runner_group is not None:
+            self._hand_meta_controller_to(self.eval_env_runner_group)
 
     def _hand_meta_controller_to(self, env_runner_group, remote_worker_ids=None) -> None:
         handle = self.meta_controller

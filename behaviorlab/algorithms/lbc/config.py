@@ -17,6 +17,7 @@ from behaviorlab.algorithms.lbc.meta_controller import MetaController, MetaContr
 from behaviorlab.algorithms.lbc.psi import LBCCallbacks, PsiToBatch
 
 BEHAVIOR_STATISTICS = ("standardised_logits", "log_probs")
+PSI_IN_EVALUATION = ("fixed", "best_arm")
 
 
 class LBCConfig(ACERConfig):
@@ -51,8 +52,12 @@ class LBCConfig(ACERConfig):
       tau_range: [1.0, 1.0], num_tau_bins: 1, pinned_arm: i}. `td_weight` is refused: LBC
       reports no exploration bonus (the bandit's UCB bonus plays V^TD), so it would do nothing.
     - `inference_tau` (default 1.0) and `inference_omega` (default None = uniform 1/N): the fixed
-      ψ of `forward_inference` and of evaluation env runners; with RLlib's default
-      `explore=False` evaluation takes the argmax of that mixture.
+      ψ of `forward_inference` (a module used on its own, e.g. exported).
+    - `psi_in_evaluation` (default "fixed"): what evaluation env runners act with. "fixed": the
+      inference ψ above. "best_arm": every evaluation episode gets a ψ drawn inside the
+      meta-controller's best arm at that moment (highest mean return over its largest window, no
+      exploration bonus), i.e. the behaviour LBC has learnt to prefer; the bandit is asked, never
+      updated. With RLlib's default `explore=False` evaluation takes the argmax of μ_ψ.
     """
 
     def __init__(self, algo_class=None):
@@ -69,6 +74,7 @@ class LBCConfig(ACERConfig):
         self.meta_controller = {}
         self.inference_tau = 1.0
         self.inference_omega = None
+        self.psi_in_evaluation = "fixed"
 
     def training(
         self,
@@ -81,6 +87,7 @@ class LBCConfig(ACERConfig):
         meta_controller: dict[str, Any] = NotProvided,
         inference_tau: float = NotProvided,
         inference_omega: list[float] | None = NotProvided,
+        psi_in_evaluation: str = NotProvided,
         **kwargs,
     ) -> Self:
         super().training(**kwargs)
@@ -110,6 +117,7 @@ class LBCConfig(ACERConfig):
             (self.inference_omega is None or (len(self.inference_omega) == n and min(self.inference_omega) >= 0
                                               and abs(sum(self.inference_omega) - 1) < 1e-6),
              f"inference_omega must be null (uniform) or num_members={n} weights >= 0 summing to 1"),
+            (self.psi_in_evaluation in PSI_IN_EVALUATION, f"psi_in_evaluation must be one of {PSI_IN_EVALUATION}"),
             ("td_weight" not in self.meta_controller,
              "meta_controller.td_weight: LBC reports no exploration bonus to the bandit, so td_weight has no effect; remove it"),
         ]

@@ -23,6 +23,8 @@ class MetaControllerService:
     def __init__(self, num_members: int, config: MetaControllerConfig, seed: int | None,
                  recent_selections: int = RECENT_SELECTIONS):
         self.controller = MetaController(num_members, config, seed=seed)
+        # Evaluation's ψ draws, apart from the bandit's generator (see `select_best`).
+        self._evaluation_rng = np.random.default_rng(None if seed is None else [seed, 1])
         self._recent_arms: deque[int] = deque(maxlen=recent_selections)
         self._recent_tau: deque[np.ndarray] = deque(maxlen=recent_selections)
         self._recent_omega: deque[np.ndarray] = deque(maxlen=recent_selections)
@@ -33,6 +35,17 @@ class MetaControllerService:
         self._recent_arms.append(arm)
         self._recent_tau.append(psi["tau"])
         self._recent_omega.append(psi["omega"])
+        return arm, psi["tau"], psi["omega"]
+
+    def select_best(self) -> tuple[int, np.ndarray, np.ndarray]:
+        """(arm, τ [N], ω [N]) for an evaluation episode: ψ drawn inside the controller's best arm
+        (`MetaController.best_arm`), or inside a uniformly random arm before any training episode
+        ended. Neither counts as a selection nor touches the bandit's RNG, so training draws the
+        same ψ with or without evaluation."""
+        arm = self.controller.best_arm()
+        if arm is None:
+            arm = int(self._evaluation_rng.integers(self.controller.num_arms))
+        psi = self.controller.arms[arm].sample(self._evaluation_rng)
         return arm, psi["tau"], psi["omega"]
 
     def update(self, arm: int, episodic_return: float) -> None:

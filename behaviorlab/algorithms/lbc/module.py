@@ -11,7 +11,9 @@ Acting (`_forward_exploration`): Φ_i = the member's behaviour statistic (standa
 log π_i, `model_config["behavior_statistic"]`), then log μ_ψ = `hybrid_log_behavior(Φ, τ, ω)` with
 the episode's ψ from the batch (see `psi.py`). RLlib samples the action from a Categorical over
 `action_dist_inputs` = log μ_ψ and stores those inputs and the returned ψ per step, so the learner
-knows μ_ψ exactly. `_forward_inference` uses the fixed ψ of `inference_tau` / `inference_omega`.
+knows μ_ψ exactly. `_forward_inference` acts with the batch's ψ when an env runner put one there
+(evaluation runners: the config's `psi_in_evaluation`), else with the fixed ψ of `inference_tau` /
+`inference_omega`.
 """
 
 from __future__ import annotations
@@ -87,6 +89,8 @@ class LBCTorchRLModule(TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI):
         return {Columns.ACTION_DIST_INPUTS: log_mu, TAU: batch[TAU], OMEGA: batch[OMEGA], ARM: batch[ARM]}
 
     def _forward_inference(self, batch: dict[str, Any], **kwargs) -> dict[str, Any]:
+        if TAU in batch:
+            return self._forward_exploration(batch)
         with torch.no_grad():
             stats = self.behavior_statistics(self.member_logits(batch[Columns.OBS]))
             rows = stats.shape[1]

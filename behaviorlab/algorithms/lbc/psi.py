@@ -17,8 +17,9 @@ Ray runs one caller's calls to an actor in order, and every episode end on an en
 followed at once by a new episode there, so every update has reached the controller before
 `sample()` returns.
 
-Evaluation runners (`config.in_evaluation`) neither ask nor report: they use the fixed
-`inference_tau` / `inference_omega` ψ (arm −1).
+Evaluation runners (`config.in_evaluation`) never report. With `psi_in_evaluation: fixed` they use the
+fixed `inference_tau` / `inference_omega` ψ (arm −1); with "best_arm" they ask the controller for a ψ
+inside its current best arm (`select_best`, which changes no bandit statistic).
 """
 
 from __future__ import annotations
@@ -58,8 +59,10 @@ class LBCCallbacks(RLlibCallback):
 
     def on_episode_created(self, *, episode, env_runner, **kwargs) -> None:
         config = env_runner.config
-        if config.in_evaluation:
+        if config.in_evaluation and config.psi_in_evaluation == "fixed":
             set_episode_psi(episode, EVALUATION_ARM, [config.inference_tau] * config.num_members, config.inference_psi_omega())
+        elif config.in_evaluation:
+            set_episode_psi(episode, *ray.get(_meta_controller(env_runner).select_best.remote()))
         else:
             set_episode_psi(episode, *ray.get(_meta_controller(env_runner).select.remote()))
 
