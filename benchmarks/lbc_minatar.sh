@@ -69,7 +69,7 @@ for step in "${steps[@]}"; do
       $bl run "$spec" --results-dir "$results" --name "${prefix}best" ;;
     report)
       $py benchmarks/lbc_minatar_report.py "${report_args[@]}" --out "$out" ;;
-    eval)  # members' own policies and the fixed inference ψ from the final checkpoints, 100 episodes each (≈ 15 min)
+    eval)  # members' own policies, the fixed inference ψ and the bandit's best arm from the final checkpoints, 100 episodes each (≈ 15 min)
       $py benchmarks/lbc_minatar_eval.py --results-dir "$results" --prefix "$prefix" --env "$env_id" \
         --episodes 100 > "$out/eval.md" ;;
     *) echo "unknown step $step" >&2; exit 2 ;;

@@ -4,8 +4,8 @@ updates on replayed ones) for the whole population, plus the trial's meta-contro
 The meta-controller is one Ray actor per Algorithm (`MetaControllerService`, 0 CPUs), created in
 `setup`; its handle goes to every env runner (including the local one, which samples when
 `num_env_runners` is 0, the evaluation runners, and any runner RLlib restarts), where
-`LBCCallbacks` use it. Its state
-goes into the Algorithm's checkpoints, so a restored run continues the same bandit.
+`LBCCallbacks` use it. Its state goes into the Algorithm's checkpoints, so a restored run
+continues the same bandit.
 """
 
 from __future__ import annotations
