@@ -1,6 +1,6 @@
 """Tables and plots of the LBC benchmark on MinAtar (issue #5; `benchmarks/lbc_minatar.sh`).
 
-Reads every trial's result.json under RESULTS/PREFIX{lbc,uniform,lbc8,uniform8,lbc8lp,uniform8lp,lbc12lp,uniform12lp,single,best,appo,impala}
+Reads every trial's result.json under RESULTS/PREFIX{lbc,uniform,lbc8,uniform8,lbc8lp,uniform8lp,lbc12lp,uniform12lp,sharp,single,best,appo,impala}
 (PREFIX: lbc-minatar-breakout- by default; --prefix and --env-steps for other games and budgets)
 with `behaviorlab.platform.report.read_results` and writes, under --out:
   returns.png  mean return vs env steps per variant (mean over seeds, shaded ± std);
@@ -163,7 +163,8 @@ def variants(results: Path) -> dict[str, list[tuple[str, list[dict]]]]:
     out = {"LBC (bandit)": trials(results, "lbc"), "uniform random ψ": trials(results, "uniform"),
            LBC8: trials(results, "lbc8"), "uniform random ψ over those 8 arms": trials(results, "uniform8"),
            LBC8_LOG_PROBS: trials(results, "lbc8lp"), "uniform random ψ over the log π arms": trials(results, "uniform8lp"),
-           LBC12_LOG_PROBS: trials(results, "lbc12lp"), "uniform random ψ over the 12 log π arms": trials(results, "uniform12lp")}
+           LBC12_LOG_PROBS: trials(results, "lbc12lp"), "uniform random ψ over the 12 log π arms": trials(results, "uniform12lp"),
+           "member 1 sharpened (τ ∈ [0.25, 0.5]), fixed ψ": trials(results, "sharp")}
     singles = {pinned_arm(rows, trial): (trial, rows) for trial, rows in trials(results, "single")}
     best = trials(results, "best")
     if best:
