@@ -55,12 +55,13 @@ def best_arm_policy(module, checkpoint: Path):
     state = pickle.loads((checkpoint / "algorithm_state.pkl").read_bytes())["meta_controller"]
     controller = MetaController(state["num_members"], MetaControllerConfig(**state["config"]))
     controller.set_state(state)
-    region = controller.arms[controller.best_arm()]
+    arm = controller.best_arm()
+    region = controller.arms[arm]
 
     def make(rng):
         psi = region.sample(rng)
         batch = {TAU: torch.tensor(psi["tau"][None], dtype=torch.float32),
-                 OMEGA: torch.tensor(psi["omega"][None], dtype=torch.float32), ARM: torch.zeros(1, dtype=torch.int64)}
+                 OMEGA: torch.tensor(psi["omega"][None], dtype=torch.float32), ARM: torch.tensor([arm])}
         return lambda obs: module.forward_inference({Columns.OBS: obs, **batch})[Columns.ACTION_DIST_INPUTS][0]
     return region.label, make
 

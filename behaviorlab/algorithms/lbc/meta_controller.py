@@ -206,14 +206,8 @@ class MetaController:
         no UCB bonus, no ε), ties to the lowest index; None before any episode was reported.
         Evaluation acts with it; it changes no counter and draws no random number, so asking
         leaves the training selections exactly as they would be."""
-        arms, rewards = self._window(len(self._history_arms))
-        if not len(arms):
-            return None
-        counts = np.bincount(arms, minlength=self.num_arms)
-        sums = np.bincount(arms, weights=rewards, minlength=self.num_arms)
-        means = np.full(self.num_arms, -np.inf)
-        means[counts > 0] = sums[counts > 0] / counts[counts > 0]
-        return int(np.argmax(means))
+        means = self.stats()["window_mean_reward"]
+        return None if np.isnan(means).all() else int(np.nanargmax(means))
 
     def stats(self) -> dict[str, Any]:
         """Per-arm metrics, each a [K] array (labels a list): lifetime `pulls` (updates) and
