@@ -11,8 +11,8 @@
 # (output docs/benchmarks/lbc_minatar_GAME_<N/1000>k/). ENTROPY=a,b,c replaces the members' entropy costs
 # in every spec (experiments …-ent<a>-<b>-<c>-*, output …_ent<a>-<b>-<c>/).
 #   [GAME=breakout|asterix] [ENV_STEPS=N] [ENTROPY=a,b,c] benchmarks/lbc_minatar.sh [--results-dir DIR] [STEP ...]
-#   STEP: lbc uniform lbc8 uniform8 lbc8lp uniform8lp lbc12lp uniform12lp sharp single best appo impala report eval
-# (sharp: Breakout's member 1 alone with a fixed ψ as sharp as the 12-arm LBC's favourite τ bin)
+#   STEP: lbc uniform lbc8 uniform8 lbc8lp uniform8lp lbc12lp uniform12lp members sharp single best appo impala report eval
+# (members: the bandit over the 3 members themselves, Agent57-style; sharp: Breakout's member 1 alone with a fixed ψ as sharp as the 12-arm LBC's favourite τ bin)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 results=/tmp/bench
@@ -60,7 +60,7 @@ PY
 report_args=(--results-dir "$results" --prefix "$prefix" --env-steps "${ENV_STEPS:-40000}" --title "MinAtar ${game^}")
 for step in "${steps[@]}"; do
   case "$step" in
-    lbc|uniform|lbc8|uniform8|lbc8lp|uniform8lp|lbc12lp|uniform12lp|sharp|single|appo|impala)
+    lbc|uniform|lbc8|uniform8|lbc8lp|uniform8lp|lbc12lp|uniform12lp|members|sharp|single|appo|impala)
       spec=$(derive "benchmarks/specs/lbc-minatar-$game-$step.yaml" "$prefix$step")
       $bl run "$spec" --results-dir "$results" --name "$prefix$step" ;;
     best)
