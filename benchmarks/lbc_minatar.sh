@@ -11,7 +11,7 @@
 # (output docs/benchmarks/lbc_minatar_GAME_<N/1000>k/). ENTROPY=a,b,c replaces the members' entropy costs
 # in every spec (experiments …-ent<a>-<b>-<c>-*, output …_ent<a>-<b>-<c>/).
 #   [GAME=breakout|asterix] [ENV_STEPS=N] [ENTROPY=a,b,c] benchmarks/lbc_minatar.sh [--results-dir DIR] [STEP ...]
-#   STEP: lbc uniform lbc8 uniform8 lbc8lp uniform8lp lbc12lp uniform12lp members sharp single best appo impala report eval
+#   STEP: lbc uniform lbc8 uniform8 lbc8lp uniform8lp lbc12lp uniform12lp members sharp single best member0 member1 member2 appo impala report eval
 # (members: the bandit over the 3 members themselves, Agent57-style; sharp: Breakout's member 1 alone with a fixed ψ as sharp as the 12-arm LBC's favourite τ bin)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +38,7 @@ bl=.venv/bin/behaviorlab; py=.venv/bin/python
 mkdir -p "$results/specs"
 
 # derive SOURCE_SPEC NAME [PINNED_ARM]: the spec as experiment NAME with the budget ENV_STEPS; with
-# PINNED_ARM, the single-member spec's choice for that member and seeds 1 and 2 (the `best` step).
+# PINNED_ARM, the single-member spec's choice for that member and seeds 1 and 2 (the `best` and `member<i>` steps).
 derive() {
   SOURCE="$1" NAME="$2" ARM="${3:-}" SPEC="$results/specs/$2.yaml" $py - <<'PY'
 import os, yaml
@@ -58,10 +58,14 @@ PY
 }
 
 report_args=(--results-dir "$results" --prefix "$prefix" --env-steps "${ENV_STEPS:-40000}" --title "MinAtar ${game^}")
+[[ "$game" == asterix ]] && report_args+=(--random-return 0.50)  # measured: 5,000 random episodes
 for step in "${steps[@]}"; do
   case "$step" in
     lbc|uniform|lbc8|uniform8|lbc8lp|uniform8lp|lbc12lp|uniform12lp|members|sharp|single|appo|impala)
       spec=$(derive "benchmarks/specs/lbc-minatar-$game-$step.yaml" "$prefix$step")
+      $bl run "$spec" --results-dir "$results" --name "$prefix$step" ;;
+    member[0-2])  # that member pinned, seeds 1 and 2: with `single`'s seed 0, any member over 3 seeds
+      spec=$(derive "benchmarks/specs/lbc-minatar-$game-single.yaml" "$prefix$step" "${step#member}")
       $bl run "$spec" --results-dir "$results" --name "$prefix$step" ;;
     best)
       arm=$($py benchmarks/lbc_minatar_report.py "${report_args[@]}" --best-member)

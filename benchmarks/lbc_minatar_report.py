@@ -1,6 +1,6 @@
 """Tables and plots of the LBC benchmark on MinAtar (issue #5; `benchmarks/lbc_minatar.sh`).
 
-Reads every trial's result.json under RESULTS/PREFIX{lbc,uniform,lbc8,uniform8,lbc8lp,uniform8lp,lbc12lp,uniform12lp,members,sharp,single,best,appo,impala}
+Reads every trial's result.json under RESULTS/PREFIX{lbc,uniform,lbc8,uniform8,lbc8lp,uniform8lp,lbc12lp,uniform12lp,members,sharp,single,best,member0-2,appo,impala}
 (PREFIX: lbc-minatar-breakout- by default; --prefix and --env-steps for other games and budgets)
 with `behaviorlab.platform.report.read_results` and writes, under --out:
   returns.png  mean return vs env steps per variant (mean over seeds, shaded ± std);
@@ -159,8 +159,9 @@ def best_member(results: Path) -> int:
 
 
 def variants(results: Path) -> dict[str, list[tuple[str, list[dict]]]]:
-    """Label → trials. Single members: 'member i (seed 0)' each, and 'best single member (i)'
-    = member i's seed-0 trial plus the 'best' experiment's seeds 1 and 2."""
+    """Label → trials. Single members: 'member i (seed 0)' each, 'best single member (i)'
+    = member i's seed-0 trial plus the 'best' experiment's seeds 1 and 2, and 'other single member (j, fixed ψ)'
+    likewise from a 'member<j>' experiment (a member not chosen on seed 0)."""
     out = {"LBC (bandit)": trials(results, "lbc"), "uniform random ψ": trials(results, "uniform"),
            LBC8: trials(results, "lbc8"), "uniform random ψ over those 8 arms": trials(results, "uniform8"),
            LBC8_LOG_PROBS: trials(results, "lbc8lp"), "uniform random ψ over the log π arms": trials(results, "uniform8lp"),
@@ -169,9 +170,13 @@ def variants(results: Path) -> dict[str, list[tuple[str, list[dict]]]]:
            "member 1 sharpened (τ ∈ [0.25, 0.5]), fixed ψ": trials(results, "sharp")}
     singles = {pinned_arm(rows, trial): (trial, rows) for trial, rows in trials(results, "single")}
     best = trials(results, "best")
+    best_arm = None
     if best:
-        arm = pinned_arm(best[0][1], best[0][0])
-        out[f"best single member ({arm}, fixed ψ)"] = ([singles[arm]] if arm in singles else []) + best
+        best_arm = pinned_arm(best[0][1], best[0][0])
+        out[f"best single member ({best_arm}, fixed ψ)"] = ([singles[best_arm]] if best_arm in singles else []) + best
+    for arm in sorted(a for a in singles if a is not None and a != best_arm):
+        if more_seeds := trials(results, f"member{arm}"):  # the `member<i>` steps: seeds 1 and 2
+            out[f"other single member ({arm}, fixed ψ)"] = [singles[arm]] + more_seeds
     for arm in sorted(a for a in singles if a is not None):
         out[f"member {arm} alone (seed 0)"] = [singles[arm]]
     out["RLlib APPO"] = trials(results, "appo")
