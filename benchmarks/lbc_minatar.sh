@@ -11,7 +11,7 @@
 # (output docs/benchmarks/lbc_minatar_GAME_<N/1000>k/). ENTROPY=a,b,c replaces the members' entropy costs
 # in every spec (experiments …-ent<a>-<b>-<c>-*, output …_ent<a>-<b>-<c>/).
 #   [GAME=breakout|asterix] [ENV_STEPS=N] [ENTROPY=a,b,c] benchmarks/lbc_minatar.sh [--results-dir DIR] [STEP ...]
-#   STEP: lbc uniform lbc8 uniform8 lbc8lp uniform8lp lbc12lp uniform12lp members sharp single best member0 member1 member2 appo impala report eval
+#   STEP: lbc uniform lbc8 uniform8 lbc8lp uniform8lp lbc12lp uniform12lp lbc12shared members sharp single best member0 member1 member2 appo impala report eval
 # (members: the bandit over the 3 members themselves, Agent57-style; sharp: Breakout's member 1 alone with a fixed ψ as sharp as the 12-arm LBC's favourite τ bin)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,7 +61,7 @@ report_args=(--results-dir "$results" --prefix "$prefix" --env-steps "${ENV_STEP
 [[ "$game" == asterix ]] && report_args+=(--random-return 0.50)  # measured: 5,000 random episodes
 for step in "${steps[@]}"; do
   case "$step" in
-    lbc|uniform|lbc8|uniform8|lbc8lp|uniform8lp|lbc12lp|uniform12lp|members|sharp|single|appo|impala)
+    lbc|uniform|lbc8|uniform8|lbc8lp|uniform8lp|lbc12lp|uniform12lp|lbc12shared|members|sharp|single|appo|impala)
       spec=$(derive "benchmarks/specs/lbc-minatar-$game-$step.yaml" "$prefix$step")
       $bl run "$spec" --results-dir "$results" --name "$prefix$step" ;;
     member[0-2])  # that member pinned, seeds 1 and 2: with `single`'s seed 0, any member over 3 seeds

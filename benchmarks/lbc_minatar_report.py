@@ -1,6 +1,6 @@
 """Tables and plots of the LBC benchmark on MinAtar (issue #5; `benchmarks/lbc_minatar.sh`).
 
-Reads every trial's result.json under RESULTS/PREFIX{lbc,uniform,lbc8,uniform8,lbc8lp,uniform8lp,lbc12lp,uniform12lp,members,sharp,single,best,member0-2,appo,impala}
+Reads every trial's result.json under RESULTS/PREFIX{lbc,uniform,lbc8,uniform8,lbc8lp,uniform8lp,lbc12lp,uniform12lp,lbc12shared,members,sharp,single,best,member0-2,appo,impala}
 (PREFIX: lbc-minatar-breakout- by default; --prefix and --env-steps for other games and budgets)
 with `behaviorlab.platform.report.read_results` and writes, under --out:
   returns.png  mean return vs env steps per variant (mean over seeds, shaded ± std);
@@ -36,6 +36,7 @@ TOL = 1_000  # env steps: iterations are ≈ 2.1k env steps for LBC
 LBC8 = "LBC, 8 arms (τ ≤ 2.2, UCB c ≤ 0.3)"
 LBC8_LOG_PROBS = "LBC, 8 arms on log π (τ ∈ [0.5, 2])"
 LBC12_LOG_PROBS = "LBC, 12 arms on log π (τ ∈ [0.25, 2])"
+LBC12_SHARED = "LBC, 12 arms on log π, shared torso"
 LBC_MEMBERS = "LBC, bandit over the 3 members (τ = 1, ω one-hot)"
 CONFIG_KEYS = ("seed", "meta_controller/pinned_arm")  # LBC's replay_start in the specs: the learner-bound phase begins here
 
@@ -166,6 +167,7 @@ def variants(results: Path) -> dict[str, list[tuple[str, list[dict]]]]:
            LBC8: trials(results, "lbc8"), "uniform random ψ over those 8 arms": trials(results, "uniform8"),
            LBC8_LOG_PROBS: trials(results, "lbc8lp"), "uniform random ψ over the log π arms": trials(results, "uniform8lp"),
            LBC12_LOG_PROBS: trials(results, "lbc12lp"), "uniform random ψ over the 12 log π arms": trials(results, "uniform12lp"),
+           LBC12_SHARED: trials(results, "lbc12shared"),
            LBC_MEMBERS: trials(results, "members"),
            "member 1 sharpened (τ ∈ [0.25, 0.5]), fixed ψ": trials(results, "sharp")}
     singles = {pinned_arm(rows, trial): (trial, rows) for trial, rows in trials(results, "single")}
@@ -352,6 +354,7 @@ def main() -> None:
         plot_arms(groups["LBC (bandit)"], args.out / "arms.png")
     for label, step, image in ((LBC8, "lbc8", "arms_8.png"), (LBC8_LOG_PROBS, "lbc8lp", "arms_8_log_probs.png"),
                                (LBC12_LOG_PROBS, "lbc12lp", "arms_12_log_probs.png"),
+                               (LBC12_SHARED, "lbc12shared", "arms_12_shared.png"),
                                (LBC_MEMBERS, "members", "arms_members.png")):
         if label in groups:
             spec = yaml.safe_load((args.results_dir / f"{BENCH.prefix}{step}" / "behaviorlab" / "spec.yaml").read_text())
