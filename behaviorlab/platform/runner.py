@@ -335,7 +335,10 @@ def run_experiment(spec_path: Path, spec: ExperimentSpec, *, address: str | None
         check_trial_fits(spec)
     record_run(results_location, spec.name, spec_path, spec, resumed=resume)
     if resume:
+        # The same param_space again: trials that Tune's searcher had not yet saved hold placeholders
+        # for its objects (RLModule classes, …), resolved only from a param_space passed here.
         tuner = tune.Tuner.restore(exp_dir, trainable=algorithm_class(spec.algorithm),
+                                   param_space=build_algorithm_config(spec),
                                    resume_unfinished=True, resume_errored=True)
     else:
         tuner = build_tuner(spec, results_location.uri)

@@ -135,37 +135,59 @@ def test_non_finite_return_stops_trial_naming_the_metric(run_cli, tmp_path):
     assert "1 of 1 trials failed" in proc.stdout
 
 
-def test_sigkill_then_resume_finishes_without_losing_rows(tmp_path):
+ITERATIONS = 8  # per seed, ≈ 0.5 s each: the second seed is still running when the test sees its first checkpoint
+
+
+def _kill_then_resume(tmp_path: Path, env: dict, first_done: bool = True) -> tuple[Path, Path, list[dict]]:
+    """Run two seeds one after the other, SIGKILL the run once the second has a checkpoint (and, with
+    `first_done`, the first seed's rows are all written), then `--resume` it. Returns (first trial,
+    second trial, the first's rows at the kill)."""
     spec = tmp_path / "killme.yaml"
-    spec.write_text(SMALL_PPO.format(env="CartPole-v1") + "stop: {iterations: 4}\nseeds: [0, 1]\n"
+    spec.write_text(SMALL_PPO.format(env="CartPole-v1") + f"stop: {{iterations: {ITERATIONS}}}\nseeds: [0, 1]\n"
                     "tune: {max_concurrent_trials: 1}\ncheckpoint: {every: 1}\n")
-    results = tmp_path / "results"
+    exp_dir = Path(env["BEHAVIORLAB_RESULTS"]) / "killme"
     cmd = [sys.executable, "-m", "behaviorlab.platform.cli", "run", str(spec)]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=cli_env(results), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
-    exp_dir = results / "killme"
     deadline = time.monotonic() + 240
     first = second = None
     try:
-        # Kill once the first seed is done and the second has a checkpoint.
         while time.monotonic() < deadline:
             trials = sorted(exp_dir.glob("trial_*")) if exp_dir.exists() else []
-            if len(trials) == 2 and len(_rows(trials[0])) == 4 and list(trials[1].glob("checkpoint_*")):
+            if (len(trials) == 2 and list(trials[1].glob("checkpoint_*"))
+                    and (not first_done or len(_rows(trials[0])) == ITERATIONS)):
                 first, second = trials
                 break
             assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
-            time.sleep(0.5)
+            time.sleep(0.1)
         assert first is not None, "run did not reach the kill point in time"
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the driver and every Ray process it started
         proc.wait()
-    assert len(_rows(second)) < 4
+    assert len(_rows(second)) < ITERATIONS
     first_rows = _rows(first)
 
-    resumed = subprocess.run(cmd + ["--resume"], cwd=REPO, env=cli_env(results), capture_output=True, text=True,
-                             timeout=300)
+    resumed = subprocess.run(cmd + ["--resume"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-3000:]
-    assert _rows(first) == first_rows  # the finished trial is neither re-run nor lost
-    iterations = sorted({int(r["training_iteration"]) for r in _rows(second)})
-    assert iterations == [1, 2, 3, 4]
+    assert sorted({int(r["training_iteration"]) for r in _rows(second)}) == list(range(1, ITERATIONS + 1))
     assert list((exp_dir / "behaviorlab").glob("resume-*.json"))
+    return first, second, first_rows
+
+
+def test_sigkill_then_resume_finishes_without_losing_rows(tmp_path):
+    # Tune writes its experiment state at every step here (by default every few seconds), so it
+    # knows the first seed ended: that trial is neither re-run nor lost. A kill before such a
+    # write is the next test.
+    env = cli_env(tmp_path / "results") | {"TUNE_GLOBAL_CHECKPOINT_S": "0"}
+    first, _, first_rows = _kill_then_resume(tmp_path, env)
+    assert _rows(first) == first_rows
+
+
+def test_resume_after_a_kill_before_tune_saved_the_second_trial(tmp_path):
+    """Tune's experiment state written only at the start (its trial logs reach the results directory
+    with it): on resume the second seed comes from the searcher's saved state, whose config holds
+    placeholders for the RLModule classes. The resume must resolve them (param_space passed to
+    Tuner.restore) and run both seeds to the end."""
+    env = cli_env(tmp_path / "results") | {"TUNE_GLOBAL_CHECKPOINT_S": "100000"}
+    first, _, _ = _kill_then_resume(tmp_path, env, first_done=False)
+    assert [int(r["training_iteration"]) for r in _rows(first)] == list(range(1, ITERATIONS + 1))
