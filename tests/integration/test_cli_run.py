@@ -138,10 +138,10 @@ def test_non_finite_return_stops_trial_naming_the_metric(run_cli, tmp_path):
 ITERATIONS = 8  # per seed, ≈ 0.5 s each: the second seed is still running when the test sees its first checkpoint
 
 
-def _kill_then_resume(tmp_path: Path, env: dict, first_done: bool = True) -> tuple[Path, Path, list[dict]]:
+def _kill_then_resume(tmp_path: Path, env: dict, first_done: bool = True) -> tuple[Path, list[dict]]:
     """Run two seeds one after the other, SIGKILL the run once the second has a checkpoint (and, with
-    `first_done`, the first seed's rows are all written), then `--resume` it. Returns (first trial,
-    second trial, the first's rows at the kill)."""
+    `first_done`, the first seed's rows are all written), then `--resume` it. Returns the first
+    trial and its rows at the kill."""
     spec = tmp_path / "killme.yaml"
     spec.write_text(SMALL_PPO.format(env="CartPole-v1") + f"stop: {{iterations: {ITERATIONS}}}\nseeds: [0, 1]\n"
                     "tune: {max_concurrent_trials: 1}\ncheckpoint: {every: 1}\n")
@@ -171,7 +171,7 @@ def _kill_then_resume(tmp_path: Path, env: dict, first_done: bool = True) -> tup
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-3000:]
     assert sorted({int(r["training_iteration"]) for r in _rows(second)}) == list(range(1, ITERATIONS + 1))
     assert list((exp_dir / "behaviorlab").glob("resume-*.json"))
-    return first, second, first_rows
+    return first, first_rows
 
 
 def test_sigkill_then_resume_finishes_without_losing_rows(tmp_path):
@@ -179,15 +179,16 @@ def test_sigkill_then_resume_finishes_without_losing_rows(tmp_path):
     # knows the first seed ended: that trial is neither re-run nor lost. A kill before such a
     # write is the next test.
     env = cli_env(tmp_path / "results") | {"TUNE_GLOBAL_CHECKPOINT_S": "0"}
-    first, _, first_rows = _kill_then_resume(tmp_path, env)
+    first, first_rows = _kill_then_resume(tmp_path, env)
     assert _rows(first) == first_rows
 
 
 def test_resume_after_a_kill_before_tune_saved_the_second_trial(tmp_path):
-    """Tune's experiment state written only at the start (its trial logs reach the results directory
-    with it): on resume the second seed comes from the searcher's saved state, whose config holds
-    placeholders for the RLModule classes. The resume must resolve them (param_space passed to
-    Tuner.restore) and run both seeds to the end."""
+    """Tune's experiment state written only at the start: on resume the second seed comes from the
+    searcher's saved state, whose config holds placeholders for the RLModule classes. The resume must
+    resolve them (param_space passed to Tuner.restore) and run both seeds to the end. (With this
+    setting the first seed's rows were seen complete only after the second seed's, so the kill
+    waits for the second seed's checkpoint alone.)"""
     env = cli_env(tmp_path / "results") | {"TUNE_GLOBAL_CHECKPOINT_S": "100000"}
-    first, _, _ = _kill_then_resume(tmp_path, env, first_done=False)
+    first, _ = _kill_then_resume(tmp_path, env, first_done=False)
     assert [int(r["training_iteration"]) for r in _rows(first)] == list(range(1, ITERATIONS + 1))
