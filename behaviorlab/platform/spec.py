@@ -43,6 +43,10 @@ SCHEDULERS = {
     "pb2": "behaviorlab.platform.schedulers:PB2",
 }
 SEARCHERS = ("random", "optuna")
+# Experiment names become directory names (plus `-N` and trial folders inside), so one rule for the
+# spec's `name:` and `--name`: a single path component, well below the filesystem's 255 bytes.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+MAX_NAME_LENGTH = 100
 # Scheduler arguments the runner fills in from the rest of the spec.
 _RUNNER_SET_SCHEDULER_ARGS = {"metric", "mode"}
 
@@ -94,7 +98,7 @@ class Logging(_Strict):
 
 
 class ExperimentSpec(_Strict):
-    name: str = Field("", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    name: str = Field("", pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH)
     algorithm: str
     env: str
     env_config: dict[str, Any] = {}
@@ -139,10 +143,21 @@ def _pydantic_error(file: Path, error: ValidationError) -> SpecError:
         return SpecError(file, key, f"unknown key '{loc[-1]}'", _closest(loc[-1], model.model_fields))
     if first["type"] == "missing":
         return SpecError(file, key, "required key is missing", f"add '{loc[-1]}:' to the file")
-    if first["type"] == "string_pattern_mismatch":
-        return SpecError(file, key, f"{first['input']!r} is not a valid name",
-                         "use letters, digits, '.', '_' and '-', starting with a letter or digit")
+    if loc == ["name"] and first["type"] in ("string_pattern_mismatch", "string_too_long"):
+        try:
+            check_experiment_name(file, key, first["input"])
+        except SpecError as name_error:
+            return name_error
     return SpecError(file, key, f"{first['msg'].lower()} (got {first['input']!r})", "fix the value")
+
+
+def check_experiment_name(file: str | Path, key: str, name: str) -> None:
+    """The one rule for experiment names, from a spec's `name:` or from `--name`."""
+    if len(name) > MAX_NAME_LENGTH:
+        raise SpecError(file, key, f"name is {len(name)} characters long", f"use at most {MAX_NAME_LENGTH}")
+    if not re.match(NAME_PATTERN, name):
+        raise SpecError(file, key, f"{name!r} is not a valid name",
+                        "use letters, digits, '.', '_' and '-', starting with a letter or digit")
 
 
 def is_search_space(value: Any) -> bool:
