@@ -1,7 +1,8 @@
 """Environment registry: every env id a spec may name, with its creator and accepted kwargs.
 
 Families: classic control and MuJoCo v5 (gymnasium), Atari (ale-py, optional preprocessing),
-MinAtar (``minatar``), BabyAI (``minigrid``), Crafter (``crafter``), the sequential-navigation tasks,
+MinAtar (``minatar``), BabyAI (``minigrid``), Crafter (``crafter``), seals' fixed-horizon tasks
+(``seals``), the sequential-navigation tasks,
 and user envs given as an import path ``package.module:factory`` (a gymnasium.Env class or a function
 of ``**env_config``). A MinAtar, BabyAI or Crafter id whose package is missing fails with the install
 command. RLlib reaches envs through
@@ -63,6 +64,7 @@ def registered_envs() -> dict[str, str]:
     from behaviorlab.envs.crafter import CRAFTER_IDS
     from behaviorlab.envs.minatar import MINATAR_IDS
     from behaviorlab.envs.minigrid import babyai_ids
+    from behaviorlab.envs.seals import SEALS_IDS
 
     envs = {env_id: "classic control" for env_id in CLASSIC_CONTROL}
     envs.update({env_id: "mujoco" for env_id in MUJOCO})
@@ -71,6 +73,7 @@ def registered_envs() -> dict[str, str]:
     envs.update({env_id: "navigation" for env_id in NAVIGATION})
     envs.update({env_id: "babyai" for env_id in babyai_ids()})
     envs.update({env_id: "crafter" for env_id in CRAFTER_IDS})
+    envs.update({env_id: "seals" for env_id in SEALS_IDS})
     return envs
 
 
@@ -137,6 +140,15 @@ def env_info(env_id: str) -> EnvInfo:
             except ImportError as error:
                 raise EnvConfigError("env", f"{env_id}: {error}") from None
             return EnvInfo(env_id, "crafter", _accepted_kwargs(CrafterEnv))
+    elif env_id.startswith("seals/"):
+        from behaviorlab.envs.seals import SEALS_IDS, seals_entry_point
+
+        if env_id in SEALS_IDS:
+            try:
+                kwargs = _accepted_kwargs(seals_entry_point(env_id))
+            except ImportError as error:
+                raise EnvConfigError("env", f"{env_id}: {error}") from None
+            return EnvInfo(env_id, "seals", None if kwargs is None else kwargs | _GYM_MAKE_KWARGS)
     elif env_id in CLASSIC_CONTROL or env_id in MUJOCO:
         entry = gym.spec(env_id).entry_point
         env_class = _load_entry_point(entry) if isinstance(entry, str) else entry
@@ -181,6 +193,10 @@ def make_env(env_id: str, env_config: dict[str, Any] | None = None) -> gym.Env:
         from behaviorlab.envs.crafter import make_crafter
 
         return make_crafter(env_id, **env_config)
+    if env_id.startswith("seals/"):
+        from behaviorlab.envs.seals import make_seals
+
+        return make_seals(env_id, **env_config)
     return gym.make(env_id, **env_config)
 
 
