@@ -1,9 +1,9 @@
-"""PTGM's losses as pure torch functions."""
+"""PTGM's losses as pure torch functions (its behaviour cloning uses the platform's,
+behaviorlab.algorithms.common.bc.behaviour_cloning_loss)."""
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 KL_DIRECTIONS = ("prior_to_policy", "policy_to_prior")
 _EPS = 1e-8
@@ -25,8 +25,3 @@ def kl_penalty(prior_probs: torch.Tensor, policy_probs: torch.Tensor, direction:
     else:
         raise ValueError(f"kl_penalty: direction must be one of {KL_DIRECTIONS}, not {direction!r}")
     return torch.sum(p * (torch.log(p + _EPS) - torch.log(q + _EPS)), dim=-1)
-
-
-def behaviour_cloning_loss(logits: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-    """Mean negative log-likelihood of the dataset's actions."""
-    return F.cross_entropy(logits, actions)

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from behaviorlab.algorithms.common.bc import behaviour_cloning_loss
 from behaviorlab.algorithms.ptgm.embedding_jobs import (
     code_of_every_step,
     embed_rows,
@@ -31,7 +32,6 @@ from behaviorlab.algorithms.ptgm.goals import (
     load_codebook,
     save_codebook,
 )
-from behaviorlab.algorithms.ptgm.losses import behaviour_cloning_loss
 from behaviorlab.algorithms.ptgm.models import (
     GoalConditionedPolicy,
     GoalPrior,
