@@ -81,11 +81,11 @@ def _report(args) -> int:
     from behaviorlab.platform.spec import result_key
 
     try:
-        paths = report(args.dir, metric=args.metric, threshold=args.threshold)
+        experiment = load_experiment(args.dir)  # once: its warnings about damaged files are printed once
+        paths = report(experiment, metric=args.metric, threshold=args.threshold)
     except ReportError as error:
         return _fail(str(error))
     print("\n".join(str(p) for p in paths))
-    experiment = load_experiment(args.dir)
     best = best_group(experiment, result_key(args.metric), args.threshold)
     if best and len(experiment.trials) > 1:
         print(f"best configuration: {best[0]} ({best[1]})")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
 import statistics
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from behaviorlab.platform.spec import result_key
 
 STEPS_KEY = "num_env_steps_sampled_lifetime"
 TIME_KEY = "time_total_s"
+log = logging.getLogger(__name__)
 
 
 class ReportError(Exception):
@@ -97,23 +99,64 @@ def read_results(trial_dir: Path, config_keys: tuple[str, ...] = ()) -> list[dic
     appear after iteration 1, such as the return of an off-policy learner still warming up).
     An iteration re-run after a resume replaces the earlier row. `config_keys` (e.g. the
     hyperparameters PBT mutates) are kept as `config/<key>` with their value at that iteration."""
-    with (trial_dir / "result.json").open() as file:
+    # Undecodable bytes become unreadable lines, skipped like torn ones; only "\n" ends a line (as Tune writes).
+    with (trial_dir / "result.json").open(errors="replace", newline="\n") as file:
         return parse_result_lines(file, config_keys)
 
 
-def parse_result_lines(lines, config_keys: tuple[str, ...] = ()) -> list[dict]:
-    """`read_results` on the lines of a result.json from any filesystem."""
+def parse_result_lines(lines, config_keys: tuple[str, ...] = (), damaged: list[int] | None = None) -> list[dict]:
+    """`read_results` on the lines of a result.json from any filesystem. Lines that are not a
+    result (torn by a killed run, or garbage) are skipped; their numbers go to `damaged`."""
     rows = {}
-    for line in lines:
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
         try:
             result = json.loads(line)
-        except json.JSONDecodeError:  # a line torn by a killed run
+            config = flatten(result.pop("config", None) or {})
+            iteration = int(result.get("training_iteration") or 0)
+        except (json.JSONDecodeError, AttributeError, TypeError, ValueError, OverflowError):
+            if damaged is not None:
+                damaged.append(number)
             continue
-        config = flatten(result.pop("config", None) or {})
         row = flatten(result)
         row.update({f"config/{key}": config[key] for key in config_keys if key in config})
-        rows[int(result.get("training_iteration") or 0)] = row
+        rows[iteration] = row
     return [rows[i] for i in sorted(rows)]
+
+
+def _read_trial(result_file: Path, config_keys: tuple[str, ...]) -> list[dict]:
+    """The rows of one trial's result.json; a warning naming the file for damaged lines, and
+    ReportError when no line of a non-empty file is a result."""
+    damaged: list[int] = []
+    try:
+        with result_file.open(errors="replace", newline="\n") as file:
+            rows = parse_result_lines(file, config_keys, damaged)
+    except OSError as error:
+        raise ReportError(f"{result_file}: cannot read it ({error}); fix its permissions or move its trial "
+                          "directory out of the experiment") from None
+    if damaged and not rows:
+        raise ReportError(f"{result_file}: damaged: none of its {len(damaged)} lines is a result row (0 rows read); "
+                          "move its trial directory out of the experiment to report the others")
+    if damaged:
+        log.warning("%s: damaged: %d line(s) skipped (first: line %d); %d rows read, the report uses those",
+                    result_file, len(damaged), damaged[0], len(rows))
+    return rows
+
+
+def _read_mapping(file: Path, parse, what: str):
+    """A trial's params.json or the experiment's spec.yaml; {} (with a warning) if damaged."""
+    if not file.exists():
+        return {}
+    try:
+        data = parse(file.read_text(errors="replace"))
+    except (ValueError, yaml.YAMLError) as error:
+        data = error
+    if not isinstance(data, dict):
+        problem = " ".join(str(data).split())[:200] if isinstance(data, Exception) else f"not a mapping: {data!r:.50}"
+        log.warning("%s: damaged (%s); the report goes on without its %s", file, problem, what)
+        return {}
+    return data
 
 
 def mutated_keys(spec: dict) -> tuple[str, ...]:
@@ -131,12 +174,11 @@ def load_experiment(path: str | Path) -> Experiment:
     if not path.is_dir():
         raise ReportError(f"{path}: not a directory; give an experiment directory printed by `behaviorlab run`")
     spec_file = path / "behaviorlab" / "spec.yaml"
-    spec = (yaml.safe_load(spec_file.read_text()) if spec_file.exists() else None) or {}
+    spec = _read_mapping(spec_file, lambda text: yaml.safe_load(text) or {}, "spec (title, mode, PBT keys)")
     trials = []
     for result_file in sorted(path.glob("*/result.json")):
-        params_file = result_file.parent / "params.json"
-        params = flatten(json.loads(params_file.read_text())) if params_file.exists() else {}
-        trials.append(Trial(result_file.parent.name, params, read_results(result_file.parent, mutated_keys(spec))))
+        params = flatten(_read_mapping(result_file.parent / "params.json", json.loads, "trial's parameters"))
+        trials.append(Trial(result_file.parent.name, params, _read_trial(result_file, mutated_keys(spec))))
     if not trials:
         raise ReportError(f"{path}: no trial results (*/result.json); give an experiment directory printed by `behaviorlab run`")
     return Experiment(path, trials, spec)
@@ -321,9 +363,9 @@ def _write_tables(rows: list[dict], out_dir: Path, stem: str) -> tuple[Path, Pat
     return csv_path, md_path
 
 
-def report(path: str | Path, metric: str = "episode_return_mean", threshold: float | None = None) -> list[Path]:
+def report(path: str | Path | Experiment, metric: str = "episode_return_mean", threshold: float | None = None) -> list[Path]:
     """Curves (PNG) and per-group plus per-trial tables (markdown, CSV) into `<dir>/report/`."""
-    experiment = load_experiment(path)
+    experiment = path if isinstance(path, Experiment) else load_experiment(path)
     key = result_key(metric)
     out_dir = experiment.path / "report"
     out_dir.mkdir(exist_ok=True)
