@@ -846,16 +846,21 @@ class DatasetInfo:
     updated_at: str
     attributes: dict
 
+    damage: str | None = None  # what is wrong with the files, when they do not hold what metadata.json says
+
     @property
     def problem(self) -> str | None:
-        """Why the dataset cannot be read yet, or None."""
+        """Why the dataset cannot be read (damaged) or not yet (incomplete), or None."""
+        if self.damage:
+            return self.damage
         return None if self.complete else _incomplete_message(self.path, self.num_episodes)
 
     def summary(self) -> str:
         spec = self.spec
+        status = "complete" if self.complete else "INCOMPLETE (a write was interrupted)"
         lines = [
             f"path:         {self.path}",
-            f"status:       {'complete' if self.complete else 'INCOMPLETE (a write was interrupted)'}",
+            f"status:       {'DAMAGED (see the error below)' if self.damage else status}",
             f"episodes:     {self.num_episodes:,}",
             f"steps:        {self.num_steps:,}",
             f"shards:       {self.num_shards:,}",
@@ -880,9 +885,39 @@ def _human_bytes(size: int) -> str:
     return f"{size:.1f} TB"
 
 
+def _find_damage(root: Path, metadata: dict) -> str | None:
+    """Why the committed files do not hold what metadata.json says, or None. Reads episodes.parquet
+    and the shards' footers (row counts, columns), not their steps."""
+    try:
+        episodes = _read_episodes(root, metadata["num_episodes"])
+        if sum(episode.num_steps for episode in episodes) != metadata["num_steps"]:
+            raise _damaged(root / EPISODES_FILE, f"its episodes hold {sum(e.num_steps for e in episodes)} steps, "
+                                                 f"metadata.json lists {metadata['num_steps']}")
+        spec = None if metadata["spec"] is None else DatasetSpec.from_json(metadata["spec"])
+        rows, last = 0, metadata["num_shards"] - 1
+        for index in range(metadata["num_shards"]):
+            path = _shard_path(root, index)
+            shard = _open_parquet(path)
+            if spec is not None and not shard.schema_arrow.equals(spec.schema()):
+                raise _damaged(path, "its columns differ from metadata.json's spec")
+            count = shard.metadata.num_rows
+            if index == last:  # rows after the commit point belong to an interrupted write
+                if count < metadata["last_shard_rows"]:
+                    raise _damaged(path, f"has {count} rows, metadata.json commits {metadata['last_shard_rows']}")
+                count = metadata["last_shard_rows"]
+            rows += count
+        if rows != metadata["num_steps"]:
+            raise _damaged(root / SHARDS_DIR, f"the {metadata['num_shards']} shards hold {rows} committed steps, "
+                                              f"metadata.json lists {metadata['num_steps']}")
+    except DatasetError as error:
+        return str(error)
+    return None
+
+
 def dataset_info(path: str | Path) -> DatasetInfo:
-    """Counts, spec, provenance and size of a dataset, complete or not (see `.complete`);
-    DatasetError when the path is not a dataset or its metadata is damaged."""
+    """Counts, spec, provenance and size of a dataset, complete or not (see `.complete`), and
+    whether its files hold what its metadata says (see `.damage`); DatasetError when the path is
+    not a dataset or its metadata is damaged."""
     root = Path(path)
     metadata = _read_metadata(root)
     size = sum(file.stat().st_size for file in root.rglob("*") if file.is_file())
@@ -892,5 +927,5 @@ def dataset_info(path: str | Path) -> DatasetInfo:
         spec=None if metadata["spec"] is None else DatasetSpec.from_json(metadata["spec"]),
         source=metadata.get("source", ""), created_by=metadata.get("created_by", ""),
         created_at=metadata.get("created_at", ""), updated_at=metadata.get("updated_at", ""),
-        attributes=metadata.get("attributes", {}),
+        attributes=metadata.get("attributes", {}), damage=_find_damage(root, metadata),
     )

@@ -42,6 +42,7 @@ storage every node sees).
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -178,6 +179,24 @@ def read_jsonl(path: str | Path) -> list[dict]:
     return records
 
 
+def _field_problem(keys: Any, buttons: Any, new_buttons: Any, dx: Any, dy: Any, hotbar: Any) -> str | None:
+    """What is wrong with the types or values of a record's fields, or None."""
+    def integer(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
+        return f"keyboard.keys {keys!r:.40} is not a list of key names"
+    for name, value in (("mouse.buttons", buttons), ("mouse.newButtons", new_buttons)):
+        if not isinstance(value, list) or not all(integer(button) for button in value):
+            return f"{name} {value!r:.40} is not a list of button numbers"
+    for name, value in (("mouse.dx", dx), ("mouse.dy", dy)):
+        if not (integer(value) or isinstance(value, float)) or not math.isfinite(value):
+            return f"{name} {value!r:.40} is not a finite number"
+    if not integer(hotbar) or not 0 <= hotbar <= 8:
+        return f"hotbar slot {hotbar!r:.40} is not 0–8"
+    return None
+
+
 def jsonl_to_actions(records: Sequence[dict], path: str | Path = "<jsonl>") -> list[dict[str, Any] | None]:
     """The VPT action of each record, None where the action is null (see the module docstring)."""
     actions: list[dict[str, Any] | None] = []
@@ -185,13 +204,16 @@ def jsonl_to_actions(records: Sequence[dict], path: str | Path = "<jsonl>") -> l
     previous_hotbar = 0
     for number, record in enumerate(records):
         try:
-            mouse, keys, hotbar = record["mouse"], record["keyboard"]["keys"], int(record["hotbar"])
-            buttons, new_buttons = set(mouse["buttons"]), set(mouse["newButtons"])
-            dx, dy = float(mouse["dx"]), float(mouse["dy"])
-        except (KeyError, TypeError, ValueError) as error:
+            mouse, keys, hotbar = record["mouse"], record["keyboard"]["keys"], record["hotbar"]
+            buttons, new_buttons, dx, dy = mouse["buttons"], mouse["newButtons"], mouse["dx"], mouse["dy"]
+        except KeyError as error:
             raise DatasetError(f"{path}:{number + 1}: no usable {error} in this record; not a VPT recording") from None
-        if not 0 <= hotbar <= 8:
-            raise DatasetError(f"{path}:{number + 1}: hotbar slot {hotbar} is not 0–8; not a VPT recording")
+        except TypeError:
+            raise DatasetError(f"{path}:{number + 1}: mouse or keyboard is not a JSON object; not a VPT recording") from None
+        problem = _field_problem(keys, buttons, new_buttons, dx, dy, hotbar)
+        if problem:
+            raise DatasetError(f"{path}:{number + 1}: {problem}; not a VPT recording")
+        buttons, new_buttons = set(buttons), set(new_buttons)
         if number == 0:
             attack_stuck = ATTACK in buttons and ATTACK in new_buttons
         elif attack_stuck and (ATTACK in new_buttons or ATTACK not in buttons):
@@ -238,24 +260,30 @@ def convert_segment(segment: VPTSegment, shard_file: str | Path, episode_id: int
     records = read_jsonl(segment.actions)
     actions = jsonl_to_actions(records, segment.actions)
     shard = ShardWriter(shard_file, vpt_dataset_spec(size))
-    frames = 0
+    frames, extra_frames = 0, 0
     try:
         with av.open(str(segment.video)) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"  # decode with frame and slice threads
-            for frames, (record, action, frame) in enumerate(zip(records, actions, container.decode(stream)), start=1):
+            decoded = container.decode(stream)
+            for frames, (record, action, frame) in enumerate(zip(records, actions, decoded), start=1):
                 if action is None:
                     continue
                 pixels = frame.to_ndarray(format="rgb24")
                 if record.get("isGuiOpen") and cursor:
                     try:
-                        draw_cursor(pixels, float(record["mouse"]["x"]), float(record["mouse"]["y"]))
+                        mouse_x, mouse_y = float(record["mouse"]["x"]), float(record["mouse"]["y"])
                     except (KeyError, TypeError, ValueError):
-                        raise DatasetError(f"{segment.actions}:{frames}: a GUI is open but mouse x/y is missing; "
-                                           f"not a VPT recording") from None
+                        mouse_x = mouse_y = math.nan
+                    if not (math.isfinite(mouse_x) and math.isfinite(mouse_y)):
+                        raise DatasetError(f"{segment.actions}:{frames}: a GUI is open but mouse x/y is missing or "
+                                           f"not a number; not a VPT recording")
+                    draw_cursor(pixels, mouse_x, mouse_y)
                 shard.add_step(episode_id, {"pov": resize_frame(pixels, size)}, action,
                                info={"frame_index": np.int64(frames - 1), "gui_open": bool(record.get("isGuiOpen")),
                                      "hotbar": np.int64(record["hotbar"])})
+            if frames == len(records) and next(decoded, None) is not None:  # zip stopped at the last line
+                extra_frames = max(stream.frames - len(records), 1)  # the container's count, when it has one
     except av.error.FFmpegError as error:
         shard.abort()
         raise DatasetError(f"{segment.video}: cannot decode it ({error}); re-download it or drop it from the index") from None
@@ -265,6 +293,10 @@ def convert_segment(segment: VPTSegment, shard_file: str | Path, episode_id: int
     warning = ""
     if frames < len(records):
         warning = f"{len(records) - frames} of {len(records)} actions have no video frame and were dropped"
+    elif extra_frames:
+        more = f"{extra_frames} frames" if extra_frames > 1 else "frames"
+        warning = (f"the video has {more} after the {len(records)} lines of {segment.actions.name}: frames without an "
+                   f"action, dropped (a cut-off .jsonl? re-download it if so)")
     if not shard.rows:
         shard.abort()
         return 0, frames, warning
