@@ -4,7 +4,8 @@ Families: classic control and MuJoCo v5 (gymnasium), Atari (ale-py, optional pre
 MinAtar (``minatar``), BabyAI (``minigrid``), Crafter (``crafter``), seals' fixed-horizon tasks
 (``seals``), the sequential-navigation tasks,
 and user envs given as an import path ``package.module:factory`` (a gymnasium.Env class or a function
-of ``**env_config``). A MinAtar, BabyAI or Crafter id whose package is missing fails with the install
+of ``**env_config`` returning one; built-in and standard-library callables such as ``os:system`` are
+refused before they are called). A MinAtar, BabyAI or Crafter id whose package is missing fails with the install
 command. RLlib reaches envs through
 ``tune.register_env`` so Ray workers build them with the same creator, wherever they run.
 """
@@ -12,8 +13,10 @@ command. RLlib reaches envs through
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import inspect
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -83,10 +86,34 @@ def _load_entry_point(env_id: str) -> Callable[..., gym.Env]:
         module = importlib.import_module(module_name)
     except ImportError as error:
         raise EnvConfigError("env", f"cannot import module '{module_name}' ({error}); check the path and that it is installed") from None
+    except (Exception, SystemExit) as error:  # a module that fails (or exits) on import is the user's to fix
+        raise EnvConfigError("env", f"importing module '{module_name}' raised {type(error).__name__}: {error}; "
+                                    "fix the module") from None
     try:
-        return getattr(module, attr)
+        factory = getattr(module, attr)
     except AttributeError:
         raise EnvConfigError("env", f"module '{module_name}' has no attribute '{attr}'; name a gymnasium.Env class or factory") from None
+    _check_factory(env_id, module_name, factory)
+    return factory
+
+
+def _check_factory(env_id: str, module_name: str, factory: Any) -> None:
+    """Refuse, before calling it, what cannot be an env creator: import paths are for envs, not for
+    running `os:system` or `sys:exit` with env_config as arguments."""
+    if inspect.isclass(factory):
+        if issubclass(factory, gym.Env):
+            return
+        problem = "is a class that does not subclass gymnasium.Env"
+    elif not callable(factory):
+        problem = f"is a {type(factory).__name__}, not a class or function"
+    else:
+        while isinstance(factory, functools.partial):
+            factory = factory.func
+        modules = {module_name, getattr(factory, "__module__", None) or ""}
+        if not inspect.isbuiltin(factory) and not {m.partition(".")[0] for m in modules} & sys.stdlib_module_names:
+            return
+        problem = "is a built-in or standard-library callable"
+    raise EnvConfigError("env", f"'{env_id}' {problem}; name a gymnasium.Env subclass or a function returning one")
 
 
 def _accepted_kwargs(func: Callable) -> frozenset[str] | None:
@@ -176,7 +203,11 @@ def make_env(env_id: str, env_config: dict[str, Any] | None = None) -> gym.Env:
     """Build one env instance; observation spaces (Dict included) are passed through untouched."""
     env_config = dict(env_config or {})
     if ":" in env_id or env_id in NAVIGATION:
-        return _load_entry_point(NAVIGATION.get(env_id, env_id))(**env_config)
+        env = _load_entry_point(NAVIGATION.get(env_id, env_id))(**env_config)
+        if not isinstance(env, gym.Env):
+            raise EnvConfigError("env", f"'{env_id}' returned a {type(env).__name__}, not a gymnasium.Env; "
+                                        "make the factory return the env")
+        return env
     if env_id.startswith("ALE/"):
         from behaviorlab.envs.atari import make_atari
 

@@ -19,12 +19,20 @@ def _validate(args) -> int:
     from behaviorlab.platform.spec import SpecError, load_spec
 
     status = 0
-    for file in args.files:
+    for file in args.files:  # every file is checked, whatever an earlier one did
         try:
             spec = load_spec(file)
         except SpecError as error:
             print(f"error: {error}", file=sys.stderr)
             status = EXIT_BAD_INPUT
+        except KeyboardInterrupt:
+            print(f"\ninterrupted while validating {file}", file=sys.stderr)
+            return 130
+        except Exception as error:  # a validator bug must not hide the files after this one
+            detail = " ".join(str(error).split())
+            print(f"error: {file}: validation failed with {type(error).__name__}: {detail}; please report this",
+                  file=sys.stderr)
+            status = status or 1
         else:
             print(f"ok: {file} ({spec.algorithm} on {spec.env})")
     return status

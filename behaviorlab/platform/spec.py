@@ -49,13 +49,37 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 MAX_NAME_LENGTH = 100
 # Scheduler arguments the runner fills in from the rest of the spec.
 _RUNNER_SET_SCHEDULER_ARGS = {"metric", "mode"}
+# A spec is a few KB; reading stops here, so /dev/zero or a wrong path to a data file fails at once.
+MAX_SPEC_BYTES = 1 << 20
+# YAML aliases let a few lines stand for billions of values ("billion laughs"): the document is
+# measured with its aliases expanded, before anything walks it.
+MAX_YAML_NODES = 100_000
+MAX_YAML_DEPTH = 64
+# numpy seeds must be below 2**32 and RLlib seeds runner i with seed + i (+ 10**6 for evaluation).
+MAX_SEED = 2**31 - 1
+# Batch sizes past this are typos (10**12 would sample for ever before the first update).
+MAX_BATCH_SIZE = 10**8
+_BATCH_SIZE_FIELD = re.compile(r"batch_size|^rollout_fragment_length$")
+# ASHA keeps a list of rungs per bracket; more than this (reduction_factor 1.0001, ...) is a mistake.
+MAX_ASHA_RUNGS = 10_000
+# A "did you mean" names at most this many fields; a "valid: ..." list only when the options are few.
+MAX_SUGGESTIONS = 5
+MAX_LISTED = 20
 
 
 class SpecError(Exception):
     """One validation problem, formatted as `file:key: problem; fix`."""
 
     def __init__(self, file: str | Path, key: str, problem: str, fix: str):
-        super().__init__(f"{file}:{key}: {problem}; {fix}")
+        key, problem = _clip(str(key), 120), _clip(problem, 400)
+        # One printable line whatever the file holds: newlines or terminal escapes in a key or value
+        # are shown escaped.
+        text = f"{file}:{key}: {problem}; {fix}"
+        super().__init__("".join(c if c.isprintable() else repr(c)[1:-1] for c in text))
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 class _Strict(BaseModel):
@@ -111,10 +135,88 @@ class ExperimentSpec(_Strict):
     logging: Logging = Logging()
 
 
+class _YAMLLimitError(yaml.MarkedYAMLError):
+    """A YAML document that parses but is refused (alias bomb, cycle, duplicate key, ...), with its fix."""
+
+    def __init__(self, problem: str, mark, fix: str):
+        super().__init__(problem=problem, problem_mark=mark)
+        self.fix = fix
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that also reads `3e-4` as a float (YAML 1.1 demands `3.0e-4`)."""
+    """SafeLoader that also reads `3e-4` as a float (YAML 1.1 demands `3.0e-4`), refuses duplicate
+    keys, and refuses documents too big, too deep or cyclic once aliases are expanded."""
+
+    _depth = 0
+
+    def compose_node(self, parent, index):
+        # PyYAML composes recursively: refuse deep nesting before Python's recursion limit does.
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise _YAMLLimitError(f"nested more than {MAX_YAML_DEPTH} levels deep", self.peek_event().start_mark,
+                                      "flatten the structure")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def compose_document(self):
+        node = super().compose_document()
+        _measure(node, 0, {}, set())
+        return node
+
+    def construct_mapping(self, node, deep=False):
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` may override on purpose
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                if key in first_line:
+                    raise _YAMLLimitError(f"duplicate key '{key}' (first on line {first_line[key]})",
+                                          key_node.start_mark, "keep one of them")
+                first_line[key] = key_node.start_mark.line + 1
+            except TypeError:  # an unhashable key: SafeLoader reports it below
+                continue
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_int(self, node):
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:  # Python refuses to parse integers of more than 4300 digits
+            raise _YAMLLimitError(f"an integer of {len(node.value):,} digits", node.start_mark,
+                                  "give a smaller number") from None
 
 
+def _measure(node: yaml.Node, depth: int, measured: dict[int, tuple[int, int]], open_nodes: set[int]) -> tuple[int, int]:
+    """(values, height) of `node` with every alias expanded, each distinct node visited once; raises
+    past MAX_YAML_NODES / MAX_YAML_DEPTH, or when a node contains itself (`&a [*a]`)."""
+    if id(node) in open_nodes:
+        raise _YAMLLimitError("an anchor refers to itself", node.start_mark,
+                              "an alias (*name) must refer to a complete node, not one that contains it")
+    if id(node) not in measured:
+        if isinstance(node, yaml.MappingNode):
+            children = [child for pair in node.value for child in pair]
+        else:
+            children = node.value if isinstance(node, yaml.SequenceNode) else []
+        open_nodes.add(id(node))
+        size, height = 1, 0
+        for child in children:
+            child_size, child_height = _measure(child, depth + 1, measured, open_nodes)
+            size, height = size + child_size, max(height, child_height + 1)
+            if size > MAX_YAML_NODES:
+                raise _YAMLLimitError(f"more than {MAX_YAML_NODES:,} values once aliases are expanded",
+                                      node.start_mark, "a spec needs far fewer; remove the repeated aliases")
+        open_nodes.discard(id(node))
+        measured[id(node)] = size, height
+    size, height = measured[id(node)]
+    if depth + height > MAX_YAML_DEPTH:
+        raise _YAMLLimitError(f"nested more than {MAX_YAML_DEPTH} levels deep once aliases are expanded",
+                              node.start_mark, "flatten the structure")
+    return size, height
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"^[-+]?(?:\d[\d_]*)?(?:\.\d*)?[eE][-+]?\d+$|^[-+]?\d[\d_]*\.\d*$|^[-+]?\.\d+$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"),
@@ -128,8 +230,14 @@ def result_key(name: str) -> str:
 
 
 def _closest(word: str, options) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else f"valid: {', '.join(sorted(options))}"
+    """'did you mean' with the few close names, or the valid names when they are few."""
+    close = difflib.get_close_matches(str(word), list(options), n=MAX_SUGGESTIONS, cutoff=0.6)
+    if close:
+        others = f" (or {', '.join(repr(name) for name in close[1:])})" if close[1:] else ""
+        return f"did you mean '{close[0]}'?{others}"
+    if len(options) <= MAX_LISTED:
+        return f"valid: {', '.join(sorted(options))}"
+    return f"none of the {len(options)} valid names is close; check the spelling"
 
 
 def _pydantic_error(file: Path, error: ValidationError) -> SpecError:
@@ -211,6 +319,27 @@ def _config_fields(config_class: type) -> set[str]:
     return fields
 
 
+def _numbers(value: Any) -> list[float]:
+    """Every number a config value may take: itself, its grid/choice values, its range bounds."""
+    if is_search_space(value):
+        value = next(iter(value.values()))
+    if isinstance(value, (list, tuple)):
+        return [number for item in value for number in _numbers(item)]
+    if isinstance(value, dict):
+        return [number for item in value.values() for number in _numbers(item)]
+    return [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else []
+
+
+def _check_numbers(file: Path, key: str, field: str, value: Any) -> None:
+    """What RLlib accepts but cannot run: NaN anywhere, batch sizes beyond any machine."""
+    for number in _numbers(value):
+        if number != number:
+            raise SpecError(file, key, "NaN is not a value", "give a number")
+        if _BATCH_SIZE_FIELD.search(field) and not 0 < number <= MAX_BATCH_SIZE:
+            raise SpecError(file, key, f"batch size {number} is outside 1..{MAX_BATCH_SIZE:,}",
+                            "give the number of env steps per batch")
+
+
 def _check_config(file: Path, spec: ExperimentSpec) -> list[str]:
     config_class = algorithm_config_class(spec.algorithm)
     fields = _config_fields(config_class)
@@ -223,6 +352,7 @@ def _check_config(file: Path, spec: ExperimentSpec) -> list[str]:
             raise SpecError(file, f"config.{key}", f"{config_class.__name__} has no field '{key}'",
                             _closest(key, {f for f in fields if not f.startswith("_")}))
         _walk_search_spaces(file, f"config.{key}", value, spaces)
+        _check_numbers(file, f"config.{key}", key, value)
     # Let RLlib check value types and consistency on one concrete sample of the search space.
     try:
         config = apply_config(config_class(), sample_value(spec.config))
@@ -264,20 +394,25 @@ def _check_metric_name(file: Path, key: str, name: str) -> None:
 
 
 def _check_env(file: Path, spec: ExperimentSpec) -> None:
-    """Names via the registry, values by building the env once (its creator checks ranges)."""
+    """Names via the registry, values by building the env once (its creator checks ranges). The
+    creator is the user's code: whatever it raises, SystemExit included, is this spec's error and
+    must not end `validate` before the other files are checked."""
     from behaviorlab.envs import EnvConfigError, check_env_config, make_env
 
     try:
         check_env_config(spec.env, spec.env_config)
+        make_env(spec.env, spec.env_config).close()
     except EnvConfigError as error:
         problem, _, fix = str(error).partition("; ")
         raise SpecError(file, error.key, problem, fix or "fix the env settings") from None
-    try:
-        make_env(spec.env, spec.env_config).close()
-    except Exception as error:  # any creator failure is a spec problem the user must see now
-        problem = " ".join(str(error).split()) or type(error).__name__
-        raise SpecError(file, "env_config", f"{spec.env} cannot be built: {problem[:300]}",
-                        "fix the env_config values") from None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:
+        detail = " ".join(str(error).split())
+        problem = f"{type(error).__name__}: {detail}" if detail else type(error).__name__
+        fix = ("the env's creator must return an env, not exit" if isinstance(error, SystemExit)
+               else "fix the env_config values")
+        raise SpecError(file, "env_config", f"{spec.env} cannot be built: {problem}", fix) from None
 
 
 def _check_stop(file: Path, spec: ExperimentSpec) -> None:
@@ -348,6 +483,48 @@ def _check_scheduler(file: Path, spec: ExperimentSpec, config_spaces: list[str])
             # A donor trial's deleted checkpoint makes the exploit step fail (Ray 2.60).
             raise SpecError(file, "checkpoint.keep", f"{kind} needs every trial's checkpoints kept",
                             "remove checkpoint.keep (or set it to null)")
+    if kind == "asha":
+        _check_asha_rungs(file, scheduler)
+    _build_scheduler(file, spec, kind, scheduler)
+
+
+def _check_asha_rungs(file: Path, args: dict) -> None:
+    """ASHA allocates its rungs when built: refuse a count that would not fit before building it."""
+    max_t, grace, factor, brackets = (args.get(name, default) for name, default in
+                                      (("max_t", 100), ("grace_period", 1), ("reduction_factor", 4), ("brackets", 1)))
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (max_t, grace, factor, brackets))
+    if not numbers or not (max_t >= grace > 0 and factor > 1 and brackets > 0):
+        return  # ASHA itself refuses these, in _build_scheduler
+    rungs = brackets * (math.log(max_t / grace) / math.log(factor) + 1)
+    if not rungs <= MAX_ASHA_RUNGS:
+        raise SpecError(file, "tune.scheduler", f"asha would keep {rungs:.3g} rungs",
+                        f"keep brackets * log(max_t / grace_period) / log(reduction_factor) under {MAX_ASHA_RUNGS:,}")
+
+
+def _build_scheduler(file: Path, spec: ExperimentSpec, kind: str, args: dict) -> None:
+    """Build the scheduler as the run will, so Tune's own range checks (max_t > 0, reduction_factor
+    > 1, perturbation_interval > 0, ...) fail here and not after Ray has started. Tune's messages do
+    not always name the argument: the first one that fails on its own is named."""
+    from behaviorlab.platform.runner import _scheduler
+
+    def build(options: dict) -> None:
+        _scheduler(spec.model_copy(update={"tune": spec.tune.model_copy(update={"scheduler": options})}))
+
+    try:
+        build(spec.tune.scheduler)
+    except Exception as error:  # Tune raises AssertionError, ValueError, TypeError or TuneError
+        needed = {name: value for name, value in spec.tune.scheduler.items()
+                  if name in ("type", "hyperparam_mutations", "hyperparam_bounds")}
+        key = "tune.scheduler"
+        for name in (name for name in args if name not in needed):
+            try:
+                build({**needed, name: args[name]})
+            except Exception:
+                key = f"tune.scheduler.{name}"
+                break
+        detail = " ".join(str(error).split()) or type(error).__name__
+        raise SpecError(file, key, f"{kind} rejects its arguments: {detail}",
+                        "see the Tune docs of the scheduler for each argument's range") from None
 
 
 def _check_search(file: Path, spec: ExperimentSpec, config_spaces: list[str]) -> None:
@@ -381,15 +558,26 @@ def load_spec(path: str | Path) -> ExperimentSpec:
     """Read and fully validate a spec file; raises SpecError (nothing is started or written)."""
     file = Path(path)
     try:
-        text = file.read_text()
+        with file.open("rb") as stream:
+            data = stream.read(MAX_SPEC_BYTES + 1)
     except OSError as error:
-        raise SpecError(file, "(file)", f"cannot read: {error.strerror}", "check the path") from None
+        raise SpecError(file, "(file)", f"cannot read: {error.strerror or error}", "check the path") from None
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(file, "(file)", f"larger than {MAX_SPEC_BYTES >> 20} MiB", "a spec is a few KB of YAML; check the path")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[:error.start].count(b"\n") + 1
+        raise SpecError(file, f"line {line}",
+                        f"not UTF-8 text (byte 0x{data[error.start]:02x})", "save the file as UTF-8") from None
     try:
         raw = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "(file)"
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        if isinstance(error, _YAMLLimitError):
+            raise SpecError(file, where, problem, error.fix) from None
         raise SpecError(file, where, f"YAML syntax error: {problem}", "fix the YAML at that line") from None
     if not isinstance(raw, dict):
         raise SpecError(file, "(top level)", "the file is not a mapping of keys",
@@ -409,6 +597,10 @@ def load_spec(path: str | Path) -> ExperimentSpec:
     _check_metric_name(file, "tune.metric", spec.tune.metric)
     if len(set(spec.seeds)) != len(spec.seeds):
         raise SpecError(file, "seeds", f"repeated seeds {spec.seeds}", "list each seed once")
+    for seed in spec.seeds:
+        if not 0 <= seed <= MAX_SEED:
+            raise SpecError(file, "seeds", f"seed {seed} is outside 0..{MAX_SEED}",
+                            "use a smaller seed (numpy takes seeds below 2**32 and RLlib adds the runner index)")
     config_spaces = _check_config(file, spec)
     _check_scheduler(file, spec, config_spaces)
     _check_search(file, spec, config_spaces)
