@@ -188,7 +188,8 @@ class _Loader(yaml.SafeLoader):
                                   "give a smaller number") from None
 
 
-def _measure(node: yaml.Node, depth: int, measured: dict[int, tuple[int, int]], open_nodes: set[int]) -> tuple[int, int]:
+def _measure(node: yaml.Node, depth: int, measured: dict[int, tuple[int, int]],
+             open_nodes: set[int]) -> tuple[int, int]:
     """(values, height) of `node` with every alias expanded, each distinct node visited once; raises
     past MAX_YAML_NODES / MAX_YAML_DEPTH, or when a node contains itself (`&a [*a]`)."""
     if id(node) in open_nodes:
@@ -563,7 +564,8 @@ def load_spec(path: str | Path) -> ExperimentSpec:
     except OSError as error:
         raise SpecError(file, "(file)", f"cannot read: {error.strerror or error}", "check the path") from None
     if len(data) > MAX_SPEC_BYTES:
-        raise SpecError(file, "(file)", f"larger than {MAX_SPEC_BYTES >> 20} MiB", "a spec is a few KB of YAML; check the path")
+        raise SpecError(file, "(file)", f"larger than {MAX_SPEC_BYTES >> 20} MiB",
+                        "a spec is a few KB of YAML; check the path")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
