@@ -2,7 +2,7 @@
 
 Families: classic control and MuJoCo v5 (gymnasium), Atari (ale-py, optional preprocessing),
 MinAtar (``minatar``), BabyAI (``minigrid``), Crafter (``crafter``), seals' fixed-horizon tasks
-(``seals``), the sequential-navigation tasks,
+(``seals``), the sequential-navigation tasks, SV-RL's testbeds (discretised Pendulum, a random MDP),
 and user envs given as an import path ``package.module:factory`` (a gymnasium.Env class or a function
 of ``**env_config`` returning one; built-in and standard-library callables such as ``os:system`` are
 refused before they are called). A MinAtar, BabyAI or Crafter id whose package is missing fails with the install
@@ -54,6 +54,11 @@ NAVIGATION = {
     "PointMassNavigation-v0": "behaviorlab.envs.navigation:PointMassNavigation",
     "AntNavigation-v0": "behaviorlab.envs.navigation:AntNavigation",
 }
+# Low- and high-rank Q matrices for value-based methods (SV-RL): env id → entry point.
+VALUE_TESTBEDS = {
+    "DiscretePendulum-v1": "behaviorlab.envs.discretized:DiscretePendulum",
+    "RandomMDP-v0": "behaviorlab.envs.random_mdp:RandomMDP",
+}
 
 
 def _atari_ids() -> tuple[str, ...]:
@@ -74,6 +79,7 @@ def registered_envs() -> dict[str, str]:
     envs.update({env_id: "atari" for env_id in _atari_ids()})
     envs.update({env_id: "minatar" for env_id in MINATAR_IDS})
     envs.update({env_id: "navigation" for env_id in NAVIGATION})
+    envs.update({env_id: "value-based testbed" for env_id in VALUE_TESTBEDS})
     envs.update({env_id: "babyai" for env_id in babyai_ids()})
     envs.update({env_id: "crafter" for env_id in CRAFTER_IDS})
     envs.update({env_id: "seals" for env_id in SEALS_IDS})
@@ -135,6 +141,8 @@ def env_info(env_id: str) -> EnvInfo:
         return EnvInfo(env_id, "custom", _accepted_kwargs(_load_entry_point(env_id)))
     if env_id in NAVIGATION:
         return EnvInfo(env_id, "navigation", _accepted_kwargs(_load_entry_point(NAVIGATION[env_id])))
+    if env_id in VALUE_TESTBEDS:
+        return EnvInfo(env_id, "value-based testbed", _accepted_kwargs(_load_entry_point(VALUE_TESTBEDS[env_id])))
     if env_id.startswith("ALE/"):
         from behaviorlab.envs.atari import make_atari
 
@@ -202,8 +210,8 @@ def check_env_config(env_id: str, env_config: dict[str, Any]) -> None:
 def make_env(env_id: str, env_config: dict[str, Any] | None = None) -> gym.Env:
     """Build one env instance; observation spaces (Dict included) are passed through untouched."""
     env_config = dict(env_config or {})
-    if ":" in env_id or env_id in NAVIGATION:
-        env = _load_entry_point(NAVIGATION.get(env_id, env_id))(**env_config)
+    if ":" in env_id or env_id in NAVIGATION or env_id in VALUE_TESTBEDS:
+        env = _load_entry_point(NAVIGATION.get(env_id) or VALUE_TESTBEDS.get(env_id, env_id))(**env_config)
         if not isinstance(env, gym.Env):
             raise EnvConfigError("env", f"'{env_id}' returned a {type(env).__name__}, not a gymnasium.Env; "
                                         "make the factory return the env")

@@ -1,4 +1,4 @@
-"""`behaviorlab` command line: run, validate, envs, algorithms, report, compare, local-cluster, data."""
+"""`behaviorlab` command line: run, validate, envs, algorithms, report, compare, rank, local-cluster, data."""
 
 from __future__ import annotations
 
@@ -108,6 +108,22 @@ def _compare(args) -> int:
     except ReportError as error:
         return _fail(str(error))
     print("\n".join(str(p) for p in paths))
+    return 0
+
+
+def _rank(args) -> int:
+    from behaviorlab.algorithms.svrl.rank import RankError, spectrum, write
+
+    try:
+        spectra = spectrum(args.path, num_states=args.states, seed=args.seed)
+    except RankError as error:
+        return _fail(str(error))
+    for s in spectra:
+        print(f"{s.trial}: {s.env}, Q over {s.num_states} visited states x {s.num_actions} actions: rank (99 % energy) "
+              f"{s.rank_q}, of Q - mean_a Q {s.rank_advantage}; singular values / largest "
+              + " ".join(f"{v:.3f}" for v in s.singular_values[:6]))
+    if args.out:
+        print("\n".join(str(p) for p in write(spectra, Path(args.out))))
     return 0
 
 
@@ -258,6 +274,14 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--metric", default="episode_return_mean")
     compare.add_argument("--threshold", type=float, help="also tabulate env steps and wall time to reach this metric value")
     compare.set_defaults(func=_compare)
+
+    rank = sub.add_parser("rank", help="singular-value spectrum of Q over visited states (the SV-RL low-rank "
+                                        "diagnostic) for a discrete-action DQN-family checkpoint")
+    rank.add_argument("path", help="experiment or trial directory, or a checkpoint_* inside a trial")
+    rank.add_argument("--states", type=int, default=512, help="visited states in the Q matrix (default 512)")
+    rank.add_argument("--seed", type=int, default=0)
+    rank.add_argument("--out", help="also write rank.json and spectrum.png to this directory")
+    rank.set_defaults(func=_rank)
 
     local = sub.add_parser("local-cluster", help="start a multi-node Ray cluster on this machine, submit a spec "
                                                  "to it with `ray job submit`, show where actors ran, stop it")
