@@ -179,10 +179,45 @@ def _data_convert_vpt(args) -> int:
     return code or 0
 
 
+def _data_collect_policy(args, out: str) -> int:
+    """`data collect --policy RUN --env ID`: a trained policy's episodes; nothing written on bad input."""
+    from behaviorlab.envs import EnvConfigError
+    from behaviorlab.envs.datasets import DatasetError
+    from behaviorlab.envs.datasets.collect import collect_policy
+    from behaviorlab.platform.policy import PolicyError
+
+    if args.levels or args.max_episode_steps:
+        return _fail(f"data collect --env {args.env}: --levels and --max-episode-steps are for babyai/crafter; "
+                     f"the env's own time limit applies")
+    command = " ".join(["behaviorlab data collect --policy", args.policy, "--env", args.env, "--episodes",
+                        str(args.episodes), "--out", out, "--actions", args.actions, "--seed", str(args.seed)])
+    try:
+        summary = collect_policy(out, args.policy, args.env, args.episodes, greedy=args.actions == "greedy",
+                                 seed=args.seed, command=command)
+    except (DatasetError, PolicyError, EnvConfigError, ImportError) as error:
+        return _fail(str(error))
+    except KeyboardInterrupt:
+        print("\ninterrupted; nothing was written", file=sys.stderr)
+        return 130
+    print(f"{out}: {summary.episodes:,} episodes, {summary.steps:,} steps, mean return {summary.mean_return:.2f} "
+          f"({args.actions} actions of {summary.checkpoint})")
+    return 0
+
+
 def _data_collect(args) -> int:
     from behaviorlab.envs.datasets import DatasetError
-    from behaviorlab.envs.datasets.collect import collect_babyai, collect_crafter
+    from behaviorlab.envs.datasets.collect import CRAFTER_POLICIES, collect_babyai, collect_crafter
 
+    if args.out and args.out_option and args.out != args.out_option:
+        return _fail(f"data collect: two output directories ({args.out}, --out {args.out_option}); give one")
+    args.out = args.out or args.out_option
+    if not args.out:
+        return _fail("data collect: give the dataset directory to write, e.g. --out data/expert")
+    if args.env not in ("babyai", "crafter"):
+        if not args.policy or args.policy in CRAFTER_POLICIES:
+            return _fail(f"data collect --env {args.env}: give the trained policy to record, --policy RUN_DIR "
+                         f"(a run directory, trial directory or checkpoint_* directory)")
+        return _data_collect_policy(args, args.out)
     limit = ["--max-episode-steps", str(args.max_episode_steps)] if args.max_episode_steps else []
     if args.env == "babyai":
         if not args.levels:
@@ -194,9 +229,10 @@ def _data_collect(args) -> int:
     else:
         if args.levels:
             return _fail("data collect --env crafter: --levels is for BabyAI; Crafter has one world generator")
-        command = " ".join(["behaviorlab data collect", args.out, "--env crafter", "--policy", args.policy,
+        policy = args.policy or "explorer"
+        command = " ".join(["behaviorlab data collect", args.out, "--env crafter", "--policy", policy,
                             "--episodes", str(args.episodes), "--seed", str(args.seed), *limit])
-        collect = lambda: collect_crafter(args.out, args.episodes, policy=args.policy, seed=args.seed,  # noqa: E731
+        collect = lambda: collect_crafter(args.out, args.episodes, policy=policy, seed=args.seed,  # noqa: E731
                                           max_episode_steps=args.max_episode_steps or 1000, command=command)
     summary, code = _resumable(command, collect, (DatasetError, ImportError))
     if code is not None:
@@ -305,13 +341,20 @@ def build_parser() -> argparse.ArgumentParser:
                                                             "cluster under `ray job submit`)")
     convert.add_argument("--no-cursor", action="store_true", help="do not draw the mouse cursor on frames with a GUI open")
     convert.set_defaults(func=_data_convert_vpt)
-    collect = data_sub.add_parser("collect", help="a task-agnostic dataset: BabyAI's bot on random missions of "
-                                                  "chosen levels, or a scripted explorer in Crafter; re-running resumes")
-    collect.add_argument("out", help="dataset directory to create, or to resume")
-    collect.add_argument("--env", choices=("babyai", "crafter"), default="babyai")
+    collect = data_sub.add_parser("collect", help="a task-agnostic dataset (BabyAI's bot on random missions of chosen "
+                                                  "levels, a scripted explorer in Crafter; re-running resumes), or a "
+                                                  "trained policy's episodes in any env: --policy RUN --env ID --out DIR")
+    collect.add_argument("out", nargs="?", help="dataset directory to create, or to resume (or --out)")
+    collect.add_argument("--out", dest="out_option", metavar="DIR", help="dataset directory to create")
+    collect.add_argument("--env", default="babyai", help="babyai (default), crafter, or an env id (`behaviorlab envs`) "
+                                                         "to record --policy in")
     collect.add_argument("--levels", nargs="+", help="BabyAI level ids, e.g. BabyAI-GoToLocal-v0 (--env babyai)")
-    collect.add_argument("--policy", choices=("explorer", "random"), default="explorer",
-                         help="Crafter: behaviorlab.envs.crafter.CrafterExplorer (default) or uniform random actions")
+    collect.add_argument("--policy", help="--env crafter: explorer (behaviorlab.envs.crafter.CrafterExplorer, default) "
+                                          "or random; --env ID: a run directory printed by `behaviorlab run` (its best "
+                                          "trial's newest checkpoint), a trial directory or a checkpoint_* directory")
+    collect.add_argument("--actions", choices=("greedy", "sampled"), default="greedy",
+                         help="--policy RUN: the mode of the policy's action distribution (default) or samples from "
+                              "it; recorded in the dataset's attributes")
     collect.add_argument("--episodes", type=int, required=True, help="episodes the dataset should hold")
     collect.add_argument("--seed", type=int, default=0)
     collect.add_argument("--max-episode-steps", type=int,

@@ -1,4 +1,5 @@
-"""Task-agnostic datasets: BabyAI's bot on random missions, or a scripted explorer in Crafter.
+"""Datasets played in an env: task-agnostic ones (BabyAI's bot on random missions, a scripted explorer
+in Crafter) and expert demonstrations of a trained policy (`collect_policy`).
 
 BabyAI: episode i plays level `levels[i % len(levels)]` from reset seed SeedSequence([seed, i]),
 and minigrid's BabyAIBot solves its mission. Crafter: episode i plays the world of reset seed
@@ -19,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 
 from behaviorlab.envs.datasets.trajectories import (
@@ -164,3 +166,60 @@ def collect_crafter(out: str | Path, episodes: int, *, policy: str = "explorer",
 
     return _collect(Path(out), episodes, play, source="CrafterExplorer (behaviorlab.envs.crafter)" if policy == "explorer" else "uniformly random actions",
                     command=command, attributes=attributes, success_name="with an achievement", progress=progress)
+
+
+@dataclass(frozen=True)
+class PolicyCollectionSummary:
+    episodes: int
+    steps: int
+    episode_returns: list[float]
+    checkpoint: str
+    seconds: float
+
+    @property
+    def mean_return(self) -> float:
+        return float(np.mean(self.episode_returns))
+
+
+def collect_policy(out: str | Path, policy_path: str | Path, env_id: str, episodes: int, *, greedy: bool = True,
+                   seed: int = 0, env_config: dict | None = None, command: str = "",
+                   progress: Callable[[str], None] | None = print) -> PolicyCollectionSummary:
+    """Record `episodes` episodes of a trained policy (`behaviorlab.platform.policy.load_policy`: a run,
+    trial or checkpoint directory) in `env_id` as a new dataset at `out`: observations, the actions
+    the env received, rewards; episode i reset with seed `episode_seed(seed, i)`. Actions are the
+    policy's greedy ones or sampled (`greedy`), recorded in the attributes with the checkpoint, the
+    env and every episode's return. Everything is checked, and all episodes played, before anything
+    is written: bad input leaves no directory behind (DatasetError, PolicyError or EnvConfigError)."""
+    from behaviorlab.envs import check_env_config, make_env
+    from behaviorlab.platform.policy import load_policy, rollout
+
+    out = Path(out)
+    if episodes < 1:
+        raise DatasetError(f"collect: --episodes {episodes}: give at least 1")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise DatasetError(f"{out}: already exists and is not empty; give a new --out directory or delete it")
+    env_config = dict(env_config or {})
+    check_env_config(env_id, env_config)
+    policy = load_policy(policy_path)
+    env = make_env(env_id, env_config)
+    policy.check_env(env, env_id)
+    start = time.perf_counter()
+    played = []
+    for index in range(episodes):
+        played.append(rollout(env, lambda obs: policy.act(obs, greedy), episode_seed(seed, index)))
+        if progress:
+            progress(f"[collect] episode {index + 1:,}/{episodes:,} | return {played[-1].episode_return:.2f}")
+    returns = [round(episode.episode_return, 4) for episode in played]
+    attributes = {"env": env_id, "env_config": env_config, "policy": str(policy.checkpoint),
+                  "actions": "greedy" if greedy else "sampled", "seed": seed,
+                  "mean_return": round(float(np.mean(returns)), 4), "episode_returns": returns}
+    if isinstance(env.action_space, gym.spaces.Discrete):
+        attributes["num_actions"] = int(env.action_space.n)  # read by PTGM's load_transitions
+    with TrajectoryWriter(out, source=f"{policy.run_config.get('algorithm', 'RLlib')} policy {policy.checkpoint}",
+                          command=command, attributes=attributes, shard_steps=20_000) as writer:
+        for index, episode in enumerate(played):
+            for obs, action, reward in zip(episode.observations, episode.actions, episode.rewards):
+                writer.add_step(obs, action, reward=reward)
+            writer.end_episode(terminated=episode.terminated, source=f"{env_id}#{index}")
+    return PolicyCollectionSummary(episodes, sum(len(e.actions) for e in played), returns, str(policy.checkpoint),
+                                   time.perf_counter() - start)

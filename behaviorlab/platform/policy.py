@@ -1,0 +1,192 @@
+"""Trained policies outside training: find a run's checkpoint, load its policy, act, play episodes.
+
+`load_policy(path)` takes a run directory printed by `behaviorlab run` (its best trial's newest
+checkpoint is used), a trial directory (its newest checkpoint) or a `checkpoint_*` directory, and
+returns a `Policy` acting greedily (the mode of its action distribution) or by sampling from it.
+Only the policy RLModule (`default_policy`) is loaded from the checkpoint's learner state: no Ray, no
+env runners, no learner-only modules (a GAIL discriminator stays on disk). Actions come out as the
+env takes them: a policy trained with RLlib's `normalize_actions` (the default) acts in [-1, 1] and
+is rescaled to the env's Box here as RLlib's EnvRunners do.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+CHECKPOINT_MARKER = "rllib_checkpoint.json"
+MODULE_DIR = Path("learner_group", "learner", "rl_module", "default_policy")
+FIND_HINT = "give a run directory printed by `behaviorlab run`, one of its trial directories, or a checkpoint_* directory"
+
+
+class PolicyError(ValueError):
+    """A path that holds no usable policy, or an env it cannot act in; one line with the fix."""
+
+
+def _newest_checkpoint(trial_dir: Path) -> Path | None:
+    checkpoints = [d for d in trial_dir.glob("checkpoint_*") if (d / CHECKPOINT_MARKER).is_file()]
+    return max(checkpoints, key=lambda d: d.name) if checkpoints else None
+
+
+def _best_trial(experiment_dir: Path) -> Path | None:
+    """The trial with the best final value of the spec's tune metric (episode return by default)
+    among those that saved a checkpoint."""
+    from behaviorlab.platform.report import ReportError, load_experiment
+    from behaviorlab.platform.spec import result_key
+
+    try:
+        experiment = load_experiment(experiment_dir)
+    except ReportError:
+        return None
+    tune = experiment.spec.get("tune") or {}
+    key, sign = result_key(tune.get("metric", "episode_return_mean")), (-1 if tune.get("mode") == "min" else 1)
+    scored = [(sign * (trial.final(key) if trial.final(key) is not None else -np.inf), trial.name)
+              for trial in experiment.trials if _newest_checkpoint(experiment_dir / trial.name)]
+    return experiment_dir / max(scored)[1] if scored else None
+
+
+def find_checkpoint(path: str | Path) -> Path:
+    """The checkpoint directory `path` names (see the module docstring); PolicyError if none."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise PolicyError(f"{path}: no such file or directory; {FIND_HINT}")
+    if (path / CHECKPOINT_MARKER).is_file():
+        checkpoint = path
+    elif (path / "result.json").is_file():
+        checkpoint = _newest_checkpoint(path)
+    else:
+        trial = _best_trial(path)
+        checkpoint = _newest_checkpoint(trial) if trial else None
+    if checkpoint is None:
+        raise PolicyError(f"{path}: holds no checkpoint; {FIND_HINT} (runs save them with `checkpoint: {{at_end: true}}`)")
+    if not (checkpoint / MODULE_DIR).is_dir():
+        raise PolicyError(f"{checkpoint}: no policy module at {MODULE_DIR}; only new-API-stack RLlib checkpoints of "
+                          f"single-agent runs can be loaded")
+    return checkpoint
+
+
+def spaces_differ(a: gym.Space, b: gym.Space) -> bool:
+    """Whether a policy built for space `a` cannot act in / read space `b` (kind, shape, action count;
+    Box bounds may differ, e.g. CartPole-v1 and seals/CartPole-v0)."""
+    if type(a) is not type(b):
+        return True
+    if isinstance(a, gym.spaces.Discrete):
+        return a.n != b.n
+    return a.shape != b.shape
+
+
+@dataclass
+class Policy:
+    module: Any  # the RLModule, in eval mode
+    checkpoint: Path
+    run_config: dict = field(default_factory=dict)  # the trial's params.json (algorithm config), {} if absent
+
+    @property
+    def observation_space(self) -> gym.Space:
+        return self.module.observation_space
+
+    @property
+    def action_space(self) -> gym.Space:
+        return self.module.action_space
+
+    @property
+    def env_id(self) -> str | None:
+        return self.run_config.get("env")
+
+    def act(self, obs: Any, greedy: bool = True) -> Any:
+        """One action for one observation, as the env takes it."""
+        import torch
+        from ray.rllib.core.columns import Columns
+
+        with torch.no_grad():
+            obs = np.asarray(obs)
+            obs = obs.astype(np.float32) if obs.dtype == np.float64 else obs  # RLlib's nets are float32
+            batch = {Columns.OBS: torch.as_tensor(obs[None])}
+            if greedy:
+                out = self.module.forward_inference(batch)
+                dist_class = self.module.get_inference_action_dist_cls()
+            else:
+                out = self.module.forward_exploration(batch)
+                dist_class = self.module.get_exploration_action_dist_cls()
+            dist = dist_class.from_logits(out[Columns.ACTION_DIST_INPUTS])
+            action = (dist.to_deterministic() if greedy else dist).sample()[0].numpy()
+        if isinstance(self.action_space, gym.spaces.Box):
+            from ray.rllib.utils.spaces.space_utils import clip_action, unsquash_action
+
+            if self.run_config.get("normalize_actions", True):
+                return unsquash_action(action, self.action_space)
+            if self.run_config.get("clip_actions", False):
+                return clip_action(action, self.action_space)
+            return action
+        return action.item() if action.ndim == 0 else action
+
+    def check_env(self, env: gym.Env, env_id: str) -> None:
+        for kind, mine, theirs in (("observation", self.observation_space, env.observation_space),
+                                   ("action", self.action_space, env.action_space)):
+            if spaces_differ(mine, theirs):
+                raise PolicyError(f"{env_id}: its {kind} space {theirs} differs from the policy's {mine} "
+                                  f"(trained on {self.env_id or 'another env'}); pick the env the policy was trained on")
+
+
+def load_policy(path: str | Path) -> Policy:
+    """The policy of a run / trial / checkpoint directory (see find_checkpoint)."""
+    from ray.rllib.core.rl_module.rl_module import RLModule
+
+    checkpoint = find_checkpoint(path)
+    # RLlib's own deprecation notices while it rebuilds its module (logged through ray._common).
+    loggers = [logging.getLogger(name) for name in ("ray.rllib", "ray._common.deprecation")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        module = RLModule.from_checkpoint(checkpoint / MODULE_DIR)
+    except Exception as error:  # noqa: BLE001 - a damaged or foreign checkpoint fails in many ways
+        raise PolicyError(f"{checkpoint}: cannot load its policy ({type(error).__name__}: {error}); "
+                          f"re-create the checkpoint or point at another one") from None
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+    module.eval()
+    params = checkpoint.parent / "params.json"
+    run_config = json.loads(params.read_text()) if params.is_file() else {}
+    return Policy(module, checkpoint, run_config)
+
+
+@dataclass
+class Rollout:
+    observations: list
+    actions: list
+    rewards: list[float]
+    terminated: bool
+
+    @property
+    def episode_return(self) -> float:
+        return float(sum(self.rewards))
+
+
+def rollout(env: gym.Env, act: Callable[[Any], Any], seed: int | None = None) -> Rollout:
+    """Play one episode with `act(obs) -> action`; observations are those the actions were taken in."""
+    obs, _ = env.reset(seed=seed)
+    observations, actions, rewards = [], [], []
+    while True:
+        action = act(obs)
+        next_obs, reward, terminated, truncated, _ = env.step(action)
+        observations.append(obs)
+        actions.append(action)
+        rewards.append(float(reward))
+        obs = next_obs
+        if terminated or truncated:
+            return Rollout(observations, actions, rewards, bool(terminated))
+
+
+def evaluate(policy: Policy, env: gym.Env, episodes: int, *, greedy: bool = True, seed: int = 0) -> np.ndarray:
+    """Returns of `episodes` episodes, episode i reset with seed `seed + i`."""
+    return np.array([rollout(env, lambda obs: policy.act(obs, greedy), seed + i).episode_return
+                     for i in range(episodes)])
