@@ -1,0 +1,83 @@
+"""Table and curves of the SV-RL benchmark (benchmarks/svrl.sh): DQN vs SVRLDQN per task.
+
+Per task and algorithm, over seeds (mean ± std): the final return (the last iteration's episodes),
+the area under the return curve (mean return over the iterations, i.e. AUC / env steps), and for
+SVRLDQN the learner's SV-RL diagnostics averaged over the run's iterations: approximate rank (99 %
+energy) of the 32 × |A| next-state target matrix, relative change of that matrix by completion
+‖Q† − M‖ / ‖M‖, relative error of the imputed entries, share of rows whose greedy action changed.
+The `behaviorlab rank` results (rank_<experiment>/rank.json, written by the script's rank step) are
+added when present.
+
+Usage: python benchmarks/svrl_report.py RESULTS_DIR [--out docs/benchmarks/svrl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from behaviorlab.platform.report import _mean_curve, load_experiment
+
+RETURN = "env_runners/episode_return_mean"
+TASKS = {"discrete-pendulum": "DiscretePendulum-v1 (21 torques)", "random-mdp": "RandomMDP-v0 (50 states, 18 actions)"}
+DIAGNOSTICS = ("svrl_approx_rank", "svrl_relative_change", "svrl_imputation_error", "svrl_greedy_changed")
+
+
+def _pm(values) -> str:
+    values = [v for v in values if v is not None]
+    return f"{np.mean(values):.3g} ± {np.std(values):.2g}" if values else "–"
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", type=Path)
+    parser.add_argument("--out", type=Path, default=Path("docs/benchmarks/svrl"))
+    args = parser.parse_args(argv)
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    lines = ["| task | algorithm | seeds | env steps | final return | AUC (mean return) | "
+             "rank (99 %) of target Q [32×\\|A\\|] | ‖Q†−M‖/‖M‖ | imputed-entry error | greedy changed | "
+             "`behaviorlab rank`: rank of Q / of Q − mean_a Q (512 states) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    figure, axes = plt.subplots(1, len(TASKS), figsize=(5 * len(TASKS), 3.5))
+    for ax, (task, title) in zip(axes, TASKS.items()):
+        for algo in ("dqn", "svrl"):
+            path = args.results / f"{algo}-{task}"
+            if not path.is_dir():
+                continue
+            trials = load_experiment(path).trials
+            finals = [t.final(RETURN) for t in trials]
+            aucs = [float(np.mean(t.series(RETURN)[1])) if t.series(RETURN)[1] else None for t in trials]
+            steps = max(t.series(RETURN)[0][-1] for t in trials if t.series(RETURN)[0])
+            diagnostics = [_pm([float(np.mean(t.series(f"learners/default_policy/{key}")[1]))
+                                for t in trials if t.series(f"learners/default_policy/{key}")[1]])
+                           for key in DIAGNOSTICS] if algo == "svrl" else ["–"] * len(DIAGNOSTICS)
+            rank_file = args.out / f"rank_{algo}-{task}" / "rank.json"
+            rank = "–"
+            if rank_file.is_file():
+                spectra = json.loads(rank_file.read_text())
+                rank = f"{_pm([s['rank_q'] for s in spectra])} / {_pm([s['rank_advantage'] for s in spectra])}"
+            lines.append(f"| {title} | {'SVRLDQN' if algo == 'svrl' else 'DQN'} | {len(trials)} | {steps:,.0f} | "
+                         f"{_pm(finals)} | {_pm(aucs)} | " + " | ".join(diagnostics) + f" | {rank} |")
+            grid, mean, std = _mean_curve(trials, RETURN)
+            label = "SV-RL (p = 0.9)" if algo == "svrl" else "DQN"
+            ax.plot(grid, mean, label=label)
+            ax.fill_between(grid, np.subtract(mean, std), np.add(mean, std), alpha=0.2)
+        ax.set(title=title, xlabel="env steps", ylabel="episode return")
+        ax.legend()
+    figure.tight_layout()
+    figure.savefig(args.out / "returns.png", dpi=120)
+    (args.out / "table.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
