@@ -1,6 +1,7 @@
-"""RLlib glue shared by the segment-replay learners (ACER, SVG0Prior): sampling episode chunks,
-learner updates on padded segments, and replay buffers in checkpoints (RLlib's new-stack
-checkpoints skip the replay buffer, so a resumed run would silently start empty)."""
+"""RLlib glue shared by the off-policy learners: for the segment-replay ones (ACER, SVG0Prior)
+sampling episode chunks and learner updates on padded segments; for those and STEVE, replay
+buffers in checkpoints (RLlib's new-stack checkpoints skip the replay buffer, so a resumed run
+would silently start empty)."""
 
 from __future__ import annotations
 
@@ -22,19 +23,23 @@ REPLAY_STATS = "replay"
 logger = logging.getLogger(__name__)
 
 
-class SegmentConfigMixin:
-    """Mix into the `AlgorithmConfig` of a learner on fixed-length segments
-    (`rollout_fragment_length` is the segment length)."""
-
-    @property
-    def segment_length(self) -> int:
-        return self.rollout_fragment_length
+class ProvidedFieldsMixin:
+    """Mix into an `AlgorithmConfig` whose `.training()` takes its own fields."""
 
     def _set_provided(self, fields: dict) -> None:
         """`.training(**fields)`: keep the defaults of fields left NotProvided."""
         for name, value in fields.items():
             if name not in ("self", "kwargs", "__class__") and value is not NotProvided:
                 setattr(self, name, value)
+
+
+class SegmentConfigMixin(ProvidedFieldsMixin):
+    """Mix into the `AlgorithmConfig` of a learner on fixed-length segments
+    (`rollout_fragment_length` is the segment length)."""
+
+    @property
+    def segment_length(self) -> int:
+        return self.rollout_fragment_length
 
     def _raise_failed(self, checks: list[tuple[bool, str]]) -> None:
         """Add the segment checks to an algorithm's own; RLlib's error for the first that fails."""
@@ -50,19 +55,46 @@ class SegmentConfigMixin:
                 self._value_error(message)
 
 
-class SegmentReplayMixin:
-    """Mix into an `Algorithm` whose config has `segment_length`, `replay_batch_segments`,
-    `checkpoint_replay_buffer` and `replay_start`."""
+class ReplayCheckpointMixin:
+    """Mix into an `Algorithm` with a `local_replay_buffer` and a config field
+    `checkpoint_replay_buffer`: the buffer goes into checkpoints and its sampling is seeded."""
 
     def setup(self, config) -> None:
         super().setup(config)
         # RLlib's episode buffer draws from an unseeded Generator; seeding it with the trial
-        # seed makes which segments are replayed, and so a whole run, repeatable.
+        # seed makes what is replayed, and so a whole run, repeatable.
         if self.local_replay_buffer is not None:
             self.local_replay_buffer.rng = np.random.default_rng(self.config.seed)
 
     def _uses_replay(self) -> bool:
         return True
+
+    def _empty_replay_note(self) -> str:
+        """What a resume without replay means for this algorithm (ends the warning)."""
+        return ""
+
+    def get_state(self, components=None, *, not_components=None, **kwargs):
+        state = super().get_state(components, not_components=not_components, **kwargs)
+        if (self.config.checkpoint_replay_buffer and self._uses_replay()
+                and self._check_component(REPLAY_STATE, components, not_components)):
+            state[REPLAY_STATE] = self.local_replay_buffer.get_state()
+        return state
+
+    def set_state(self, state) -> None:
+        super().set_state(state)
+        if REPLAY_STATE in state:
+            self.local_replay_buffer.set_state(state[REPLAY_STATE])
+        elif self._uses_replay():
+            logger.warning("%s: this checkpoint holds no replay buffer (checkpoint_replay_buffer=False); replay "
+                           "starts empty%s", type(self).__name__, self._empty_replay_note())
+
+
+class SegmentReplayMixin(ReplayCheckpointMixin):
+    """Mix into an `Algorithm` whose config has `segment_length`, `replay_batch_segments`,
+    `checkpoint_replay_buffer` and `replay_start`."""
+
+    def _empty_replay_note(self) -> str:
+        return f" and learning from replay resumes after {self.config.replay_start} new env steps"
 
     def _sample_episodes(self) -> list:
         """Non-empty episode chunks from every EnvRunner (their metrics go to the results)."""
@@ -101,19 +133,3 @@ class SegmentReplayMixin:
     def _sync_env_runners(self) -> None:
         with self.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):
             self.env_runner_group.sync_weights(from_worker_or_learner_group=self.learner_group, inference_only=True)
-
-    def get_state(self, components=None, *, not_components=None, **kwargs):
-        state = super().get_state(components, not_components=not_components, **kwargs)
-        if (self.config.checkpoint_replay_buffer and self._uses_replay()
-                and self._check_component(REPLAY_STATE, components, not_components)):
-            state[REPLAY_STATE] = self.local_replay_buffer.get_state()
-        return state
-
-    def set_state(self, state) -> None:
-        super().set_state(state)
-        if REPLAY_STATE in state:
-            self.local_replay_buffer.set_state(state[REPLAY_STATE])
-        elif self._uses_replay():
-            logger.warning("%s: this checkpoint holds no replay buffer (checkpoint_replay_buffer=False); replay "
-                           "starts empty and learning from replay resumes after %d new env steps",
-                           type(self).__name__, self.config.replay_start)

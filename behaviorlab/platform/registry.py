@@ -19,9 +19,10 @@ ALGORITHMS: dict[str, str] = {
     "LBC": "behaviorlab.algorithms.lbc.config:LBCConfig",
     "PTGM": "behaviorlab.algorithms.ptgm.config:PTGMConfig",
     "PTGMACER": "behaviorlab.algorithms.ptgm.config:PTGMACERConfig",
-    "SVRLDQN": "behaviorlab.algorithms.svrl.config:SVRLDQNConfig",
     "BC": "behaviorlab.algorithms.bc.config:BCConfig",
     "GAIL": "behaviorlab.algorithms.gail.config:GAILConfig",
+    "SVRLDQN": "behaviorlab.algorithms.svrl.config:SVRLDQNConfig",
+    "STEVE": "behaviorlab.algorithms.steve.config:STEVEConfig",
 }
 
 
