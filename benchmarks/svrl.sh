@@ -8,6 +8,9 @@
 #   benchmarks/svrl.sh [--results-dir DIR] [STEP ...]   STEP: pendulum mdp rank report (default all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# One torch/BLAS thread per process (Ray's workers inherit it): on 2 busy cores a 64×64 MLP update
+# took 130–170 ms with torch's default 2 threads and 4–6 ms with 1.
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 RESULTS=/tmp/svrl-bench
 if [[ "${1:-}" == "--results-dir" ]]; then RESULTS="$2"; shift 2; fi
 steps=("$@")

@@ -121,7 +121,9 @@ def _rank(args) -> int:
     for s in spectra:
         print(f"{s.trial}: {s.env}, Q over {s.num_states} visited states x {s.num_actions} actions: rank (99 % energy) "
               f"{s.rank_q}, of Q - mean_a Q {s.rank_advantage}; singular values / largest "
-              + " ".join(f"{v:.3f}" for v in s.singular_values[:6]))
+              + " ".join(f"{v:.3f}" for v in s.singular_values[:6])
+              + f"; 10 % hidden in 32-row batches: imputed-entry error {s.completion_error:.3f}, "
+                f"greedy action changed {s.completion_greedy_changed:.3f}")
     if args.out:
         print("\n".join(str(p) for p in write(spectra, Path(args.out))))
     return 0

@@ -14,6 +14,14 @@ UPDATES = "svrl_updates"
 STATS_WINDOW = 100
 
 
+def imputation_error(matrix: torch.Tensor, completed: torch.Tensor, hidden: torch.Tensor) -> float:
+    """‖Q† − M‖ over the hidden entries, relative to those entries' deviation from their row mean:
+    the action-dependent part that decides greedy actions (relative to M itself, a large state
+    value would make any error look small)."""
+    centred = matrix - matrix.mean(-1, keepdim=True)
+    return float((completed - matrix)[hidden].norm()) / max(float(centred[hidden].norm()), 1e-12)
+
+
 @torch.no_grad()
 def svrl_matrix(q_next: torch.Tensor, keep_prob: float, generator: torch.Generator,
                 method: str = "soft_impute") -> tuple[torch.Tensor, dict[str, float]]:
@@ -21,8 +29,8 @@ def svrl_matrix(q_next: torch.Tensor, keep_prob: float, generator: torch.Generat
     from `generator`), fill the hidden entries by matrix estimation, and measure what that did.
 
     Returns Q† (observed entries unchanged, on q_next's device and dtype) and the diagnostics:
-    approximate rank of q_next (99 % energy), relative change ‖Q† − M‖ / ‖M‖, relative error of the
-    imputed entries (exact: the hidden values are known), share of rows whose greedy action changed.
+    approximate rank of q_next (99 % energy), relative change ‖Q† − M‖ / ‖M‖, `imputation_error`
+    (exact: the hidden values are known), share of rows whose greedy action changed.
     """
     matrix = q_next.detach().reshape(-1, q_next.shape[-1]).to("cpu", torch.float32)
     observed = torch.rand(matrix.shape, generator=generator) < keep_prob
@@ -32,8 +40,7 @@ def svrl_matrix(q_next: torch.Tensor, keep_prob: float, generator: torch.Generat
     stats = {
         "svrl_approx_rank": float(approximate_rank(torch.linalg.svdvals(matrix))),
         "svrl_relative_change": float((completed - matrix).norm()) / norm if norm > 0 else 0.0,
-        "svrl_imputation_error": (float((completed - matrix)[hidden].norm()) / max(float(matrix[hidden].norm()), 1e-12)
-                                  if bool(hidden.any()) else 0.0),
+        "svrl_imputation_error": imputation_error(matrix, completed, hidden) if bool(hidden.any()) else 0.0,
         "svrl_greedy_changed": float((completed.argmax(-1) != matrix.argmax(-1)).float().mean()),
         "svrl_hidden_share": float(hidden.float().mean()),
     }
