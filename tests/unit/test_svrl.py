@@ -122,3 +122,13 @@ def test_random_mdp_is_fixed_by_its_seed_and_high_rank():
     q = env.optimal_q()
     assert approximate_rank(torch.tensor(np.linalg.svd(q - q.mean(1, keepdims=True), compute_uv=False))) >= 15
     assert approximate_rank(torch.tensor(np.linalg.svd(q, compute_uv=False))) == 1  # the state values dominate
+
+
+def test_rank_completion_check_separates_low_from_high_rank_action_structure():
+    from behaviorlab.algorithms.svrl.rank import completion_check
+
+    g = torch.Generator().manual_seed(0)
+    values = 10 * torch.randn(256, 1, generator=g) - 50  # state values dominate Q, as in trained nets
+    low = values + torch.randn(256, 2, generator=g) @ torch.randn(2, 21, generator=g)
+    high = values + torch.randn(256, 21, generator=g)
+    assert completion_check(low)[0] < 0.5 < 1.0 < completion_check(high)[0]
