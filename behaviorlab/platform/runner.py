@@ -328,6 +328,9 @@ def run_experiment(spec_path: Path, spec: ExperimentSpec, *, address: str | None
     exp_dir = results_location.child(spec.name)
     if resume and not tune.Tuner.can_restore(exp_dir):
         raise RunError(f"cannot resume {exp_dir}: it holds no Tune experiment state; run without --resume")
+    if resume:  # before anything starts or is written: on a damaged state Tune restarts over the results
+        from behaviorlab.platform.state_check import check_resumable
+        check_resumable(exp_dir)
     print(f"behaviorlab: {spec.algorithm} on {spec.env} → {exp_dir}", flush=True)
     _ray_init(address, spec, verbose)
     register_with_tune(spec.env)
