@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SV-RL benchmark (issue 28): RLlib double + dueling DQN vs SVRLDQN (p = 0.9, SoftImpute) with
 # identical settings, 5 seeds each, on Pendulum-v1 with 21 torques (10k env steps) and the random
-# 50-state, 18-action MDP (4k env steps, the negative control): experiments/{dqn,svrl}/*.yaml.
+# 50-state, 18-action MDP (3k env steps, the negative control): experiments/{dqn,svrl}/*.yaml.
 # One Ray run at a time (Tune runs 2 seeds at once on 2 cores); ≈ 1.5 h on 2 cores shared with
 # other work (load ≈ 20). Then the rank diagnostic (`behaviorlab rank`) of every trial's final checkpoint, and the table/curves.
 # Output: docs/benchmarks/svrl/{table.md,returns.png,rank_*/}.
