@@ -1,5 +1,5 @@
-"""Tune and RLlib callbacks: concise progress lines, the non-finite metric guard and result logs
-that survive trial restarts."""
+"""Tune and RLlib callbacks: concise progress lines, the non-finite metric guard, result logs
+that survive trial restarts and a wandb logger that lets an interrupted run end."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ray import tune
+from ray.air.integrations.wandb import WandbLoggerCallback
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
 from behaviorlab.platform.results import flatten
@@ -121,3 +122,31 @@ class CSVLogger(_KeepLocalRows, CSVLoggerCallback):
 
 class JsonLogger(_KeepLocalRows, JsonLoggerCallback):
     """result.json, one line per reported iteration."""
+
+
+class WandbLogger(WandbLoggerCallback):
+    """Ray's wandb logger, except that a run stopped by a signal ends in seconds. Tune stops the
+    running trials without `log_trial_end`, so their logging actors never got the END that makes
+    them call `wandb.finish`, and `on_experiment_end` waited out the whole upload timeout (30 min)."""
+
+    STOPPED_TRIAL_TIMEOUT_S = 5  # wandb.finish of an offline run takes about a second
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._ended: set = set()
+
+    def _signal_logging_actor_stop(self, trial) -> None:
+        self._ended.add(trial)
+        super()._signal_logging_actor_stop(trial=trial)
+
+    def _cleanup_logging_actor(self, trial) -> None:
+        self._ended.discard(trial)  # a restarted trial gets a new actor
+        super()._cleanup_logging_actor(trial)
+
+    def on_experiment_end(self, trials, **info):
+        stopped = [trial for trial in self._trial_logging_actors if trial not in self._ended]
+        for trial in stopped:  # their runs are finished (flushed, closed) rather than killed mid-write
+            self._signal_logging_actor_stop(trial)
+        if stopped:
+            self._upload_timeout = min(self._upload_timeout, self.STOPPED_TRIAL_TIMEOUT_S)
+        super().on_experiment_end(trials, **info)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -39,25 +40,32 @@ def _validate(args) -> int:
 
 
 def _run(args) -> int:
-    from behaviorlab.platform.spec import SpecError, check_inputs, load_spec
+    from behaviorlab.platform.spec import SpecError, check_experiment_name, check_inputs, load_spec
 
     try:
         spec = load_spec(args.file)
         check_inputs(Path(args.file), spec)
+        # The names on the command line follow the spec's `name:` rule: one directory, no `..`.
+        if args.name is not None:
+            check_experiment_name(args.file, "--name", args.name)
+        if isinstance(args.resume, str):
+            check_experiment_name(args.file, "--resume", args.resume)
     except SpecError as error:
         return _fail(str(error))
     if args.name:
         spec.name = args.name
-    from behaviorlab.platform.runner import RunError, run_experiment
+    from behaviorlab.platform.runner import RunError, RunInterrupted, run_experiment
 
     try:
         outcome = run_experiment(Path(args.file), spec, address=args.address, smoke=args.smoke, resume=args.resume,
                                  results_dir=args.results_dir, verbose=args.verbose)
     except RunError as error:
         return _fail(str(error))
-    except KeyboardInterrupt:
-        print(f"\ninterrupted; continue with: behaviorlab run {args.file} --resume", file=sys.stderr)
-        return 130
+    except RunInterrupted as stopped:  # it printed how to resume and stopped Ray
+        # Not Python's exit: finalizing Ray's C++ core took 10 s and more after a signal.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(stopped.exit_code)
     return 1 if outcome.num_errors else 0
 
 
@@ -282,7 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("file", help="experiment YAML, e.g. experiments/ppo/cartpole.yaml")
     run.add_argument("--address", help="attach to a running Ray cluster (e.g. auto, 10.0.0.1:6379)")
     run.add_argument("--smoke", action="store_true", help="one trial, a couple of iterations: a quick real check")
-    run.add_argument("--resume", action="store_true", help="continue the newest run of this spec from its checkpoints")
+    run.add_argument("--resume", nargs="?", const=True, default=False, metavar="EXPERIMENT",
+                     help="continue the newest run of this spec from its checkpoints, or the run in the directory "
+                          "EXPERIMENT of the results directory (as printed when a run is interrupted)")
     run.add_argument("--results-dir", help="where experiment directories go: a path or an s3:// / gs:// URI "
                                           "(default ~/behaviorlab_results or $BEHAVIORLAB_RESULTS)")
     run.add_argument("--name", help="experiment name (default: the spec's name, else the file name)")
@@ -384,9 +394,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.command == "run":
-        from behaviorlab.platform.runner import prepare_cluster_auth
+        from behaviorlab.platform.runner import prepare_cluster_auth, prepare_local_node
 
         prepare_cluster_auth(args.address)  # before the first `import ray`
+        prepare_local_node(args.address)
     from behaviorlab.platform.logs import quiet_worker
 
     quiet_worker()  # the driver too: progress lines, not library notices

@@ -6,8 +6,12 @@ import copy
 import json
 import logging
 import os
+import shlex
+import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from importlib import metadata
@@ -23,10 +27,20 @@ META_DIR = "behaviorlab"  # inside each experiment directory: spec, commit, vers
 SMOKE_ITERATIONS = 2
 ENV_RUNNER_RESTART_DELAY_S = 1.0  # RLlib's default is 60 s: a crashed runner would idle a minute
 VERSIONED_PACKAGES = ("behaviorlab", "ray", "torch", "gymnasium", "ale-py", "mujoco", "numpy", "wandb", "pydantic")
+CONNECT_TIMEOUT_S = 20  # --address: how long to wait for the cluster's GCS port (ray.init retries for ~20 min)
+STOP_BUDGET_S = 12  # after SIGINT/SIGTERM: Tune's last save and the teardown, then exit regardless
 
 
 class RunError(Exception):
     """A run that cannot start; the message says why and what to do."""
+
+
+class RunInterrupted(Exception):
+    """SIGINT or SIGTERM stopped the run; the line saying how to resume is already printed."""
+
+    def __init__(self, exit_code: int):
+        super().__init__(exit_code)
+        self.exit_code = exit_code
 
 
 def to_tune(value: Any) -> Any:
@@ -125,10 +139,10 @@ def _logger_callbacks(spec: ExperimentSpec) -> list:
         callbacks.append(TBXLoggerCallback())
     wandb = spec.logging.wandb
     if wandb.mode != "disabled":
-        from ray.air.integrations.wandb import WandbLoggerCallback
+        from behaviorlab.platform.callbacks import WandbLogger
 
-        callbacks.append(WandbLoggerCallback(project=wandb.project, group=wandb.group or spec.name,
-                                             tags=list(wandb.tags) or None, mode=wandb_mode(spec)))
+        callbacks.append(WandbLogger(project=wandb.project, group=wandb.group or spec.name,
+                                     tags=list(wandb.tags) or None, mode=wandb_mode(spec)))
     return callbacks
 
 
@@ -212,8 +226,12 @@ class ResultsLocation:
                 raise RunError(f"--results-dir {text}: {error}; use a local path or an s3://, gs:// or "
                                "file:// URI whose credentials are configured") from None
             return cls(text.rstrip("/"), filesystem, path.rstrip("/"))
-        local = str(Path(text).expanduser().resolve())
-        return cls(local, pyarrow.fs.LocalFileSystem(), local)
+        local = Path(text).expanduser().resolve()
+        blocking = next((p for p in (local, *local.parents) if p.exists()), None)
+        if blocking is not None and not blocking.is_dir():
+            raise RunError(f"--results-dir {text}: {blocking} is a file, not a directory; "
+                           "give a directory (it is created if missing)")
+        return cls(str(local), pyarrow.fs.LocalFileSystem(), str(local))
 
     @property
     def is_remote(self) -> bool:
@@ -224,12 +242,43 @@ class ResultsLocation:
     def child(self, name: str) -> str:
         return f"{self.uri}/{name}"
 
-    def existing_names(self) -> set[str]:
+    def existing_names(self, under: str = "") -> set[str]:
+        """Directories in the results directory, or in its subdirectory `under`."""
         import pyarrow.fs
 
-        selector = pyarrow.fs.FileSelector(self.path, allow_not_found=True)
+        selector = pyarrow.fs.FileSelector(f"{self.path}/{under}".rstrip("/"), allow_not_found=True)
         return {info.base_name for info in self.filesystem.get_file_info(selector)
                 if info.type == pyarrow.fs.FileType.Directory}
+
+    def reserve(self, name: str) -> bool:
+        """Create the experiment directory `name` if no one else has: True when this process got it.
+        Atomic on a local filesystem (mkdir). Object stores have no atomic create, so there each
+        claimant writes a marker and keeps the name only if its marker is the only one."""
+        import uuid
+
+        import pyarrow.fs
+
+        target = f"{self.path}/{name}"
+        try:
+            if not self.is_remote:
+                os.makedirs(self.path, exist_ok=True)
+                os.mkdir(target)
+                return True
+            if self.filesystem.get_file_info(target).type != pyarrow.fs.FileType.NotFound:
+                return False
+            marker = f"{META_DIR}/reserved-{uuid.uuid4().hex}"
+            self.write_text(f"{name}/{marker}", "")
+            selector = pyarrow.fs.FileSelector(target, recursive=True)
+            if {info.path for info in self.filesystem.get_file_info(selector)
+                    if info.type == pyarrow.fs.FileType.File} == {f"{target}/{marker}"}:
+                return True
+            self.filesystem.delete_file(f"{target}/{marker}")
+            return False
+        except FileExistsError:
+            return False
+        except OSError as error:
+            raise RunError(f"--results-dir {self.uri}: cannot create {name} there ({error}); "
+                           "give a directory you can write to") from None
 
     def write_text(self, relative: str, text: str) -> None:
         target = f"{self.path}/{relative}"
@@ -265,6 +314,101 @@ def experiment_name(results: ResultsLocation, name: str, resume: bool) -> str:
     return f"{name}-{(numbered[-1] if numbered else 1) + 1}"
 
 
+def reserve_experiment(results: ResultsLocation, name: str, attempts: int = 100) -> str:
+    """`experiment_name`, with its directory created before anything starts, so that runs started
+    at the same time (here or from other machines) never share one: the later one gets the next
+    number."""
+    candidate = experiment_name(results, name, resume=False)
+    first = 1 if candidate == name else int(candidate[len(name) + 1:])
+    for number in range(first, first + attempts):
+        candidate = name if number == 1 else f"{name}-{number}"
+        if results.reserve(candidate):
+            return candidate
+    raise RunError(f"--results-dir {results.uri}: {attempts} runs of '{name}' being created at once; "
+                   "wait for some to start, or give another --name")
+
+
+def _started(results: ResultsLocation, name: str) -> bool:
+    """Whether the run left something to resume: Tune's experiment state and a trial."""
+    from ray import tune
+
+    return (any(n.startswith("trial_") for n in results.existing_names(name))
+            and tune.Tuner.can_restore(results.child(name)))
+
+
+def _discard_unstarted(results: ResultsLocation, name: str) -> None:
+    """Remove a reserved directory whose run ended before any trial: it holds only our records."""
+    if not any(n.startswith("trial_") for n in results.existing_names(name)):
+        results.filesystem.delete_dir(f"{results.path}/{name}")
+
+
+def resume_command(spec_path: Path, results: ResultsLocation, name: str, *, smoke: bool,
+                   address: str | None) -> str:
+    """The command that continues this very run (by its directory's name, not 'the newest')."""
+    return shlex.join(["behaviorlab", "run", str(spec_path), *(["--smoke"] if smoke else []),
+                       *(["--address", address] if address else []), "--results-dir", results.uri,
+                       "--resume", name])
+
+
+class _SignalStop:
+    """SIGINT and SIGTERM stop the run as Tune stops on Ctrl-C (trials stopped, experiment state
+    saved; Tune's handler is on SIGUSR1 when its own SIGINT one is disabled), and arm a watchdog
+    that exits after STOP_BUDGET_S whatever the teardown is doing; a second signal exits at once.
+    Exit code 128 + the signal, after one line saying how to resume (or that nothing started)."""
+
+    def __init__(self, closing_line):
+        self.signum: int | None = None
+        self.in_fit = False
+        self._closing_line = closing_line  # () -> str, read when the run ends
+        self._said = threading.Lock()
+        self._previous: dict[int, Any] = {}
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + (self.signum or 0)
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            # Also after ray.init: Ray's C++ core replaced SIGTERM's handler with one that dumps
+            # a stack trace and aborts.
+            previous = signal.signal(signum, self._handle)
+            self._previous.setdefault(signum, previous)
+
+    def restore(self) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+
+    def _handle(self, signum, frame) -> None:
+        if self.signum is not None:
+            self.exit_now()
+        self.signum = signum
+        print(f"\nbehaviorlab: {signal.Signals(signum).name}: stopping the trials and saving the experiment "
+              f"state (at most {STOP_BUDGET_S} s; press Ctrl-C again to exit at once)", file=sys.stderr, flush=True)
+        threading.Thread(target=self._watchdog, daemon=True).start()
+        tune_stop = signal.getsignal(signal.SIGUSR1)
+        if self.in_fit and callable(tune_stop):
+            tune_stop(signum, frame)
+        else:
+            raise KeyboardInterrupt
+
+    def say(self) -> None:
+        """Print the closing line, once, whichever thread ends the run."""
+        if self._said.acquire(blocking=False):
+            sys.stdout.flush()
+            print(self._closing_line(), file=sys.stderr, flush=True)
+
+    def exit_now(self) -> None:
+        self.say()
+        os._exit(self.exit_code)
+
+    def _watchdog(self) -> None:
+        time.sleep(STOP_BUDGET_S)
+        self.exit_now()
+
+
 def prepare_cluster_auth(address: str | None) -> None:
     """Ray 2.60 clusters require token authentication, and a client must opt in through
     RAY_AUTH_MODE before Ray is first imported; call this before anything imports ray."""
@@ -272,6 +416,37 @@ def prepare_cluster_auth(address: str | None) -> None:
     token = Path("~/.ray/auth_token").expanduser()
     if address and address != "local" and (token.exists() or os.environ.get("RAY_AUTH_TOKEN")):
         os.environ.setdefault("RAY_AUTH_MODE", "token")
+
+
+def prepare_local_node(address: str | None) -> None:
+    """An embedded Ray (no --address) listens on 127.0.0.1 only: by default its GCS, raylet,
+    workers and metrics ports listen on every interface, without authentication. Ray binds to
+    loopback when its node address is loopback, which it is with this switch off (its default on
+    macOS and Windows); call this before anything imports ray."""
+    if not (address or os.environ.get("RAY_ADDRESS")):
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
+
+def _check_reachable(address: str) -> None:
+    """ray.init retries an address where nothing listens for about 20 minutes: wait for the GCS
+    port for CONNECT_TIMEOUT_S instead."""
+    from ray._private.services import canonicalize_bootstrap_address_or_die, parse_address
+
+    if address.startswith("ray://"):
+        host, port = parse_address(address.removeprefix("ray://"))
+    else:
+        host, port = parse_address(canonicalize_bootstrap_address_or_die(address))
+    deadline = time.monotonic() + CONNECT_TIMEOUT_S
+    while True:
+        try:
+            socket.create_connection((host, int(port)), timeout=2).close()
+            return
+        except OSError as error:
+            if time.monotonic() > deadline:
+                raise RunError(f"cannot connect to Ray at {address}: nothing answered at {host}:{port} for "
+                               f"{CONNECT_TIMEOUT_S} s ({error.strerror or error}); start the cluster "
+                               "(`ray start --head`, `ray up`) or check the address and port") from None
+            time.sleep(1)
 
 
 def _ray_init(address: str | None, spec: ExperimentSpec, verbose: bool) -> None:
@@ -296,6 +471,7 @@ def _ray_init(address: str | None, spec: ExperimentSpec, verbose: bool) -> None:
         runtime_env["worker_process_setup_hook"] = "behaviorlab.platform.logs.quiet_worker"
     if address:
         try:
+            _check_reachable(address)
             ray.init(address=address, runtime_env=runtime_env, log_to_driver=verbose,
                      logging_level=logging.INFO if verbose else logging.ERROR)
         except (ConnectionError, RuntimeError, ValueError) as error:
@@ -303,8 +479,14 @@ def _ray_init(address: str | None, spec: ExperimentSpec, verbose: bool) -> None:
                     "in ~/.ray/auth_token or RAY_AUTH_TOKEN")
             raise RunError(f"cannot connect to Ray at {address}: {str(error).splitlines()[0]}; {hint}") from None
     else:
-        ray.init(include_dashboard=True, dashboard_host="127.0.0.1", runtime_env=runtime_env,
-                 log_to_driver=verbose, logging_level=logging.INFO if verbose else logging.ERROR)
+        try:
+            ray.init(include_dashboard=True, dashboard_host="127.0.0.1", runtime_env=runtime_env,
+                     log_to_driver=verbose, logging_level=logging.INFO if verbose else logging.ERROR)
+        except Exception as error:  # e.g. "The current node timed out during startup" on a loaded machine
+            if verbose:
+                raise
+            raise RunError(f"Ray did not start on this machine: {str(error).splitlines()[0]}; retry when it "
+                           "is less loaded, or rerun with --verbose for Ray's logs") from None
 
 
 @dataclass
@@ -315,24 +497,66 @@ class RunOutcome:
 
 
 def run_experiment(spec_path: Path, spec: ExperimentSpec, *, address: str | None = None, smoke: bool = False,
-                   resume: bool = False, results_dir: str | Path | None = None, verbose: bool = False) -> RunOutcome:
+                   resume: bool | str = False, results_dir: str | Path | None = None,
+                   verbose: bool = False) -> RunOutcome:
+    """`resume`: True for the newest run of the spec's name, or the name of the run's directory.
+    Raises RunError (cannot start) or RunInterrupted (SIGINT/SIGTERM)."""
     from ray import tune
-
-    from behaviorlab.envs import register_with_tune
 
     address = address or os.environ.get("RAY_ADDRESS")  # `ray job submit` sets RAY_ADDRESS
     if smoke:
         spec = smoke_spec(spec)
     results_location = ResultsLocation.parse(results_dir or DEFAULT_RESULTS_DIR)
-    spec.name = experiment_name(results_location, spec.name, resume)
+    if isinstance(resume, str):  # the exact directory (the line printed on Ctrl-C names it)
+        if resume not in results_location.existing_names():
+            raise RunError(f"--resume {resume}: no such experiment under {results_location.uri}; "
+                           "give a directory name from there, or --resume alone for the newest run of this spec")
+        spec.name = resume
+    elif resume:
+        spec.name = experiment_name(results_location, spec.name, resume=True)
     exp_dir = results_location.child(spec.name)
     if resume and not tune.Tuner.can_restore(exp_dir):
         raise RunError(f"cannot resume {exp_dir}: it holds no Tune experiment state; run without --resume")
     if resume:  # before anything starts or is written: on a damaged state Tune restarts over the results
         from behaviorlab.platform.state_check import check_resumable
         check_resumable(exp_dir)
+    if not resume:
+        spec.name = reserve_experiment(results_location, spec.name)
+        exp_dir = results_location.child(spec.name)
+    command = resume_command(spec_path, results_location, spec.name, smoke=smoke, address=address)
+    stop = _SignalStop(lambda: f"interrupted; the trials' state is saved in {exp_dir}; continue with:\n  {command}"
+                       if _started(results_location, spec.name) else "interrupted before any trial started")
+    stop.install()
+    try:
+        outcome = _start_and_fit(spec_path, spec, results_location, command, stop, address=address,
+                                 resume=bool(resume), verbose=verbose)
+    except KeyboardInterrupt:  # from the handler, before the trials started
+        outcome = None
+    finally:
+        stop.restore()
+        if not resume:  # a run that failed or was stopped before any trial leaves nothing behind
+            _discard_unstarted(results_location, spec.name)
+    if outcome is None:
+        stop.signum = stop.signum or signal.SIGINT
+        stop.say()
+        import ray
+
+        ray.shutdown()  # here, where the watchdog still bounds it
+        raise RunInterrupted(stop.exit_code)
+    return outcome
+
+
+def _start_and_fit(spec_path: Path, spec: ExperimentSpec, results_location: ResultsLocation, command: str,
+                   stop: _SignalStop, *, address: str | None, resume: bool, verbose: bool) -> RunOutcome | None:
+    """Start Ray and run the Tuner; None when a signal stopped it."""
+    from ray import tune
+
+    from behaviorlab.envs import register_with_tune
+
+    exp_dir = results_location.child(spec.name)
     print(f"behaviorlab: {spec.algorithm} on {spec.env} → {exp_dir}", flush=True)
     _ray_init(address, spec, verbose)
+    stop.install()
     register_with_tune(spec.env)
     if not address:  # an attached cluster may autoscale
         check_trial_fits(spec)
@@ -345,14 +569,22 @@ def run_experiment(spec_path: Path, spec: ExperimentSpec, *, address: str | None
                                    resume_unfinished=True, resume_errored=True)
     else:
         tuner = build_tuner(spec, results_location.uri)
+    stop.in_fit = True
     try:
         results = tuner.fit()
     except Exception as error:  # a failure outside any trial (e.g. a config RLlib rejects at start)
+        if stop.signum is not None:
+            return None
         if verbose:
             raise
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise RunError(f"the run stopped: {first_line}; rerun with --verbose for the traceback, "
-                       f"or --resume to continue from {exp_dir}") from None
+        resumable = _started(results_location, spec.name)
+        raise RunError(f"the run stopped: {first_line}; rerun with --verbose for the traceback"
+                       + (f", or continue it with: {command}" if resumable else "")) from None
+    finally:
+        stop.in_fit = False
+    if stop.signum is not None:
+        return None
     _print_summary(spec, exp_dir, results, remote=results_location.is_remote)
     return RunOutcome(exp_dir, len(results), len(results.errors))
 

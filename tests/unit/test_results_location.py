@@ -35,3 +35,48 @@ def test_uri_location_keeps_the_scheme_for_tune_and_is_local_for_reports(tmp_pat
 def test_unknown_scheme_is_a_clear_error():
     with pytest.raises(RunError, match="--results-dir nosuch://bucket"):
         ResultsLocation.parse("nosuch://bucket/x")
+
+
+def _claim(root: str, name: str, queue) -> None:
+    from behaviorlab.platform.runner import ResultsLocation, reserve_experiment
+
+    queue.put(reserve_experiment(ResultsLocation.parse(root), name))
+
+
+def test_runs_reserving_at_once_never_share_a_directory(tmp_path):
+    """Each process picks its name before it creates the directory; the create decides."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    processes = [context.Process(target=_claim, args=(str(tmp_path), "exp", queue)) for _ in range(6)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(30)
+    names = sorted(queue.get(timeout=5) for _ in processes)
+    assert len(set(names)) == 6 and set(names) == {p.name for p in tmp_path.iterdir()}
+
+
+def test_object_store_reservation_keeps_a_name_that_another_claimant_holds(tmp_path):
+    """Object stores (s3://, gs://) have no atomic mkdir: a marker decides, and a name someone
+    else has written to is never taken."""
+    import pyarrow.fs
+
+    from behaviorlab.platform.runner import reserve_experiment
+
+    location = ResultsLocation("mock://results", pyarrow.fs._MockFileSystem(), "results")
+    assert location.is_remote
+    assert reserve_experiment(location, "exp") == "exp"
+    assert reserve_experiment(location, "exp") == "exp-2"
+    location.write_text("exp-3/behaviorlab/reserved-other", "")  # another driver's claim, listed first
+    assert not location.reserve("exp-3")
+    assert reserve_experiment(location, "exp") == "exp-4"
+
+
+def test_results_dir_that_is_a_file_is_refused(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    for target in (blocker, blocker / "below"):
+        with pytest.raises(RunError, match="is a file, not a directory"):
+            ResultsLocation.parse(target)
