@@ -6,7 +6,9 @@ SVRLDQN the learner's SV-RL diagnostics averaged over the run's iterations: appr
 energy) of the 32 × |A| next-state target matrix, relative change of that matrix by completion
 ‖Q† − M‖ / ‖M‖, relative error of the imputed entries, share of rows whose greedy action changed.
 The `behaviorlab rank` results (rank_<experiment>/rank.json, written by the script's rank step) are
-added when present.
+added when present, and a reference line for the random MDP's exact Q* (value iteration): its ranks,
+the same completion check, and the 50-step returns of its greedy policy (ε = 0 and 0.05) and of
+uniform random actions.
 
 Usage: python benchmarks/svrl_report.py RESULTS_DIR [--out docs/benchmarks/svrl]
 """
@@ -18,7 +20,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from behaviorlab.algorithms.common.matrix_estimation import approximate_rank
+from behaviorlab.algorithms.svrl.rank import completion_check
+from behaviorlab.envs.random_mdp import RandomMDP
 from behaviorlab.platform.report import _mean_curve, load_experiment
 
 RETURN = "env_runners/episode_return_mean"
@@ -29,6 +35,29 @@ DIAGNOSTICS = ("svrl_approx_rank", "svrl_relative_change", "svrl_imputation_erro
 def _pm(values) -> str:
     values = [v for v in values if v is not None]
     return f"{np.mean(values):.3g} ± {np.std(values):.2g}" if values else "–"
+
+
+def random_mdp_reference() -> str:
+    """Q* of the benchmark's RandomMDP-v0 (the spec's defaults, γ 0.9) measured as `behaviorlab rank` does."""
+    env = RandomMDP()
+    q = env.optimal_q()
+    states = torch.randint(len(q), (512,), generator=torch.Generator().manual_seed(0))
+    error, changed = completion_check(torch.tensor(q)[states])
+    ranks = [approximate_rank(torch.linalg.svdvals(torch.tensor(m))) for m in (q, q - q.mean(1, keepdims=True))]
+
+    def expected_return(policy: np.ndarray) -> float:  # 50 steps from the uniform start distribution
+        state, total = np.full(len(q), 1 / len(q)), 0.0
+        for _ in range(env.episode_length):
+            total += float((state[:, None] * policy * env.rewards).sum())
+            state = np.einsum("s,sa,sat->t", state, policy, env.transitions)
+        return total
+
+    greedy, uniform = np.eye(q.shape[1])[q.argmax(1)], np.full(q.shape, 1 / q.shape[1])
+    return (f"RandomMDP-v0 exact Q* (value iteration, γ 0.9; 512 states drawn uniformly): rank (99 %) of Q* {ranks[0]}, "
+            f"of Q* − mean_a Q* {ranks[1]}; 10 % hidden in 32-row batches: imputed-entry error {error:.3f}, greedy "
+            f"action changed {changed:.3f}. 50-step return of greedy Q*: {expected_return(greedy):.1f} "
+            f"(ε = 0.05: {expected_return(0.95 * greedy + 0.05 * uniform):.1f}); uniform random actions: "
+            f"{expected_return(uniform):.1f}.")
 
 
 def main(argv=None) -> None:
@@ -45,8 +74,9 @@ def main(argv=None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     lines = ["| task | algorithm | seeds | env steps | final return | AUC (mean return) | "
              "rank (99 %) of target Q [32×\\|A\\|] | ‖Q†−M‖/‖M‖ | imputed-entry error | greedy changed | "
-             "`behaviorlab rank`: rank of Q / of Q − mean_a Q (512 states) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "`behaviorlab rank` (512 visited states): rank of Q / of Q − mean_a Q | "
+             "`behaviorlab rank`: imputed-entry error / greedy changed |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     figure, axes = plt.subplots(1, len(TASKS), figsize=(5 * len(TASKS), 3.5))
     for ax, (task, title) in zip(axes, TASKS.items()):
         for algo in ("dqn", "svrl"):
@@ -61,12 +91,14 @@ def main(argv=None) -> None:
                                 for t in trials if t.series(f"learners/default_policy/{key}")[1]])
                            for key in DIAGNOSTICS] if algo == "svrl" else ["–"] * len(DIAGNOSTICS)
             rank_file = args.out / f"rank_{algo}-{task}" / "rank.json"
-            rank = "–"
+            rank = completion = "–"
             if rank_file.is_file():
                 spectra = json.loads(rank_file.read_text())
                 rank = f"{_pm([s['rank_q'] for s in spectra])} / {_pm([s['rank_advantage'] for s in spectra])}"
+                completion = (f"{_pm([s['completion_error'] for s in spectra])} / "
+                              f"{_pm([s['completion_greedy_changed'] for s in spectra])}")
             lines.append(f"| {title} | {'SVRLDQN' if algo == 'svrl' else 'DQN'} | {len(trials)} | {steps:,.0f} | "
-                         f"{_pm(finals)} | {_pm(aucs)} | " + " | ".join(diagnostics) + f" | {rank} |")
+                         f"{_pm(finals)} | {_pm(aucs)} | " + " | ".join(diagnostics) + f" | {rank} | {completion} |")
             grid, mean, std = _mean_curve(trials, RETURN)
             label = "SV-RL (p = 0.9)" if algo == "svrl" else "DQN"
             ax.plot(grid, mean, label=label)
@@ -75,6 +107,7 @@ def main(argv=None) -> None:
         ax.legend()
     figure.tight_layout()
     figure.savefig(args.out / "returns.png", dpi=120)
+    lines += ["", random_mdp_reference()]
     (args.out / "table.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
