@@ -100,15 +100,15 @@ class Policy:
     def env_id(self) -> str | None:
         return self.run_config.get("env")
 
-    def act(self, obs: Any, greedy: bool = True) -> Any:
-        """One action for one observation, as the env takes it."""
+    def act_batch(self, obs: np.ndarray, greedy: bool = True) -> np.ndarray:
+        """Actions for a batch of observations [N, ...], as the env takes them."""
         import torch
         from ray.rllib.core.columns import Columns
 
+        obs = np.asarray(obs)
+        obs = obs.astype(np.float32) if obs.dtype == np.float64 else obs  # RLlib's nets are float32
         with torch.no_grad():
-            obs = np.asarray(obs)
-            obs = obs.astype(np.float32) if obs.dtype == np.float64 else obs  # RLlib's nets are float32
-            batch = {Columns.OBS: torch.as_tensor(obs[None])}
+            batch = {Columns.OBS: torch.as_tensor(obs)}
             if greedy:
                 out = self.module.forward_inference(batch)
                 dist_class = self.module.get_inference_action_dist_cls()
@@ -116,16 +116,20 @@ class Policy:
                 out = self.module.forward_exploration(batch)
                 dist_class = self.module.get_exploration_action_dist_cls()
             dist = dist_class.from_logits(out[Columns.ACTION_DIST_INPUTS])
-            action = (dist.to_deterministic() if greedy else dist).sample()[0].numpy()
+            actions = (dist.to_deterministic() if greedy else dist).sample().numpy()
         if isinstance(self.action_space, gym.spaces.Box):
             from ray.rllib.utils.spaces.space_utils import clip_action, unsquash_action
 
             if self.run_config.get("normalize_actions", True):
-                return unsquash_action(action, self.action_space)
+                return unsquash_action(actions, self.action_space)
             if self.run_config.get("clip_actions", False):
-                return clip_action(action, self.action_space)
-            return action
-        return action.item() if action.ndim == 0 else action
+                return clip_action(actions, self.action_space)
+        return actions
+
+    def act(self, obs: Any, greedy: bool = True) -> Any:
+        """One action for one observation, as the env takes it."""
+        action = self.act_batch(np.asarray(obs)[None], greedy)[0]
+        return action.item() if isinstance(self.action_space, gym.spaces.Discrete) else action
 
     def check_env(self, env: gym.Env, env_id: str) -> None:
         for kind, mine, theirs in (("observation", self.observation_space, env.observation_space),
@@ -186,7 +190,21 @@ def rollout(env: gym.Env, act: Callable[[Any], Any], seed: int | None = None) ->
             return Rollout(observations, actions, rewards, bool(terminated))
 
 
-def evaluate(policy: Policy, env: gym.Env, episodes: int, *, greedy: bool = True, seed: int = 0) -> np.ndarray:
-    """Returns of `episodes` episodes, episode i reset with seed `seed + i`."""
-    return np.array([rollout(env, lambda obs: policy.act(obs, greedy), seed + i).episode_return
-                     for i in range(episodes)])
+def evaluate(policy: Policy, env_id: str, episodes: int, *, greedy: bool = True, seed: int = 0,
+             env_config: dict | None = None) -> np.ndarray:
+    """Returns of `episodes` episodes played side by side (one batched forward pass per step),
+    episode i in its own env reset with seed `seed + i`."""
+    from behaviorlab.envs import make_env
+
+    envs = [make_env(env_id, env_config) for _ in range(episodes)]
+    policy.check_env(envs[0], env_id)
+    obs = [env.reset(seed=seed + i)[0] for i, env in enumerate(envs)]
+    returns, alive = np.zeros(episodes), np.ones(episodes, bool)
+    while alive.any():
+        running = np.flatnonzero(alive)
+        actions = policy.act_batch(np.stack([obs[i] for i in running]), greedy)
+        for i, action in zip(running, actions):
+            obs[i], reward, terminated, truncated, _ = envs[i].step(action.item() if action.ndim == 0 else action)
+            returns[i] += reward
+            alive[i] = not (terminated or truncated)
+    return returns
