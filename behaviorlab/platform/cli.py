@@ -98,7 +98,7 @@ def _report(args) -> int:
 
     try:
         experiment = load_experiment(args.dir)  # once: its warnings about damaged files are printed once
-        paths = report(experiment, metric=args.metric, threshold=args.threshold)
+        paths = report(experiment, metric=args.metric, threshold=args.threshold, out_dir=args.out, smooth=args.smooth)
     except ReportError as error:
         return _fail(str(error))
     print("\n".join(str(p) for p in paths))
@@ -112,7 +112,7 @@ def _compare(args) -> int:
     from behaviorlab.platform.report import ReportError, compare
 
     try:
-        paths = compare(args.dirs, args.out, metric=args.metric, threshold=args.threshold)
+        paths = compare(args.dirs, args.out, metric=args.metric, threshold=args.threshold, smooth=args.smooth)
     except ReportError as error:
         return _fail(str(error))
     print("\n".join(str(p) for p in paths))
@@ -154,6 +154,12 @@ def _local_cluster(args) -> int:
                                          run_args=run_args, timeout_s=args.timeout)
     except RuntimeError as error:
         return _fail(str(error))
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
 
 
 def _frame_size(text: str) -> tuple[int, int]:
@@ -314,6 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("dir")
     report.add_argument("--metric", default="episode_return_mean", help="friendly name or result key")
     report.add_argument("--threshold", type=float, help="also tabulate env steps and wall time to reach this metric value")
+    report.add_argument("--out", help="output directory (default DIR/report)")
+    report.add_argument("--smooth", type=_positive_int, default=1,
+                        help="moving average over this many reports of each trial before averaging (default 1: none)")
     report.set_defaults(func=_report)
 
     compare = sub.add_parser("compare", help="several experiments on one plot and table")
@@ -321,6 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", default="comparison", help="output directory (default ./comparison)")
     compare.add_argument("--metric", default="episode_return_mean")
     compare.add_argument("--threshold", type=float, help="also tabulate env steps and wall time to reach this metric value")
+    compare.add_argument("--smooth", type=_positive_int, default=1,
+                         help="moving average over this many reports of each trial before averaging (default 1: none)")
     compare.set_defaults(func=_compare)
 
     rank = sub.add_parser("rank", help="singular-value spectrum of Q over visited states (the SV-RL low-rank "

@@ -184,44 +184,85 @@ def load_experiment(path: str | Path) -> Experiment:
     return Experiment(path, trials, spec)
 
 
-def _mean_curve(trials: list[Trial], key: str) -> tuple[list[float], list[float], list[float]]:
-    """Mean and spread over seeds on the env-step grid of the shortest trial (no extrapolation)."""
-    series = [t.series(key) for t in trials]
-    series = [s for s in series if s[0]]
-    if not series:
-        return [], [], []
+def curve_matrix(trials: list[Trial], key: str, smooth: int = 1):
+    """(env-step grid, values[trial, grid]) up to the longest trial. A trial that ended earlier
+    (e.g. at its stop threshold) counts at its last value to the end, so the mean does not stop,
+    or drop, where the shortest trial stopped. `smooth` > 1: a trailing moving average over that
+    many of each trial's own reports first."""
     import numpy as np
 
-    end = min(xs[-1] for xs, _ in series)
-    grid = sorted({x for xs, _ in series for x in xs if x <= end})
-    values = np.array([np.interp(grid, xs, ys) for xs, ys in series])
+    series = [s for s in (t.series(key) for t in trials) if s[0]]
+    if not series:
+        return [], np.empty((0, 0))
+    if smooth > 1:
+        series = [(xs, [statistics.mean(ys[max(0, i - smooth + 1):i + 1]) for i in range(len(ys))])
+                  for xs, ys in series]
+    grid = sorted({x for xs, _ in series for x in xs})
+    return grid, np.array([np.interp(grid, xs, ys) for xs, ys in series])  # np.interp holds the end values
+
+
+def _mean_curve(trials: list[Trial], key: str) -> tuple[list[float], list[float], list[float]]:
+    """Mean and standard deviation over trials on `curve_matrix`'s grid."""
+    grid, values = curve_matrix(trials, key)
     return grid, list(values.mean(axis=0)), list(values.std(axis=0))
 
 
-def _plot(curves: list[tuple[str, list[Trial]]], key: str, ylabel: str, title: str, out: Path) -> None:
+BAND = "95 % bootstrap CI of the mean over seeds"
+
+
+def bootstrap_band(values, resamples: int = 2000, seed: int = 0):
+    """Percentile bootstrap 95 % interval of the mean over rows (trials) at each column."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)  # fixed: the same report twice draws the same band
+    picks = rng.integers(0, len(values), size=(resamples, len(values)))
+    means = values[picks].mean(axis=1)
+    return np.percentile(means, 2.5, axis=0), np.percentile(means, 97.5, axis=0)
+
+
+def _plot(curves: list[tuple[str, list[Trial]]], key: str, ylabel: str, title: str, out: Path,
+          smooth: int = 1) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 5))
+    banded = False
     for label, trials in curves:
-        grid, mean, std = _mean_curve(trials, key)
+        grid, values = curve_matrix(trials, key, smooth)
         if not grid:
             continue
-        (line,) = ax.plot(grid, mean, label=f"{label} (n={len(trials)})", linewidth=2)
-        if len(trials) > 1:
-            ax.fill_between(grid, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
-                            color=line.get_color(), alpha=0.2)
+        (line,) = ax.plot(grid, values.mean(axis=0), label=f"{label} (n={len(values)})", linewidth=2)
+        if len(values) > 1:
+            low, high = bootstrap_band(values)
+            ax.fill_between(grid, low, high, color=line.get_color(), alpha=0.2)
+            banded = True
     ax.set_xlabel("env steps")
-    ax.set_ylabel(ylabel.replace("_", " "))
+    ax.set_ylabel(ylabel.replace("_", " ") + (f" (moving average of {smooth} reports)" if smooth > 1 else ""))
     ax.set_title(title)
     ax.grid(alpha=0.3)
+    if banded:
+        # Trials that ended early are held at their last value; the caption says what the shade is.
+        fig.text(0.01, 0.01, f"line: mean over seeds (a trial that stopped early counts at its last value); "
+                             f"shade: {BAND}", fontsize=7, alpha=0.8)
     if ax.lines:
         ax.legend(fontsize=8)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     fig.savefig(out, dpi=120)
     plt.close(fig)
+
+
+def check_metric(experiments: list[Experiment], key: str, metric: str) -> None:
+    """A metric no trial reports would give an empty plot: name the close columns instead."""
+    import difflib
+
+    columns = {column for e in experiments for t in e.trials for row in t.rows for column in row}
+    if any(t.series(key)[0] for e in experiments for t in e.trials):
+        return
+    close = difflib.get_close_matches(key, sorted(columns), n=5, cutoff=0.5)
+    hint = f"did you mean {', '.join(close)}?" if close else "give a friendly name (episode_return_mean) or a result key"
+    raise ReportError(f"--metric {metric}: no trial reports '{key}' with a number; {hint}")
 
 
 def _plot_per_trial(trials: list[Trial], keys: list[tuple[str, str]], title: str, out: Path) -> None:
@@ -363,15 +404,18 @@ def _write_tables(rows: list[dict], out_dir: Path, stem: str) -> tuple[Path, Pat
     return csv_path, md_path
 
 
-def report(path: str | Path | Experiment, metric: str = "episode_return_mean", threshold: float | None = None) -> list[Path]:
-    """Curves (PNG) and per-group plus per-trial tables (markdown, CSV) into `<dir>/report/`."""
+def report(path: str | Path | Experiment, metric: str = "episode_return_mean", threshold: float | None = None,
+           out_dir: str | Path | None = None, smooth: int = 1) -> list[Path]:
+    """Curves (PNG) and per-group plus per-trial tables (markdown, CSV) into `out_dir`
+    (default `<dir>/report/`)."""
     experiment = path if isinstance(path, Experiment) else load_experiment(path)
     key = result_key(metric)
-    out_dir = experiment.path / "report"
-    out_dir.mkdir(exist_ok=True)
+    check_metric([experiment], key, metric)
+    out_dir = Path(out_dir).expanduser() if out_dir else experiment.path / "report"
+    out_dir.mkdir(parents=True, exist_ok=True)
     png = out_dir / "curves.png"
     title = f"{experiment.spec.get('algorithm', '')} on {experiment.spec.get('env', '')}".strip(" on") or experiment.name
-    _plot(list(experiment.groups().items()), key, metric, title, png)
+    _plot(list(experiment.groups().items()), key, metric, title, png, smooth)
     trial_rows = [{"trial": t.name, **{k: _short(v) for k, v in sorted(t.params.items()) if k == "seed"},
                    "iterations": len(t.rows), "env_steps": _fmt(t.last(STEPS_KEY), ".0f"),
                    "wall_s": _fmt(t.last(TIME_KEY), ".0f"), f"final {key}": _fmt(t.final(key))}
@@ -389,17 +433,18 @@ def report(path: str | Path | Experiment, metric: str = "episode_return_mean", t
 
 
 def compare(paths: list[str | Path], out_dir: str | Path, metric: str = "episode_return_mean",
-            threshold: float | None = None) -> list[Path]:
+            threshold: float | None = None, smooth: int = 1) -> list[Path]:
     """Several experiments on one plot and one table (same metric, env steps on x)."""
     experiments = [load_experiment(p) for p in paths]
     key = result_key(metric)
+    check_metric(experiments, key, metric)
     out = Path(out_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     curves = [(f"{e.name}: {label}" if len(e.groups()) > 1 else e.name, trials)
               for e in experiments for label, trials in e.groups().items()]
     png = out / "compare.png"
     envs = {e.spec.get("env") for e in experiments}
-    _plot(curves, key, metric, f"comparison on {envs.pop()}" if len(envs) == 1 else "comparison", png)
+    _plot(curves, key, metric, f"comparison on {envs.pop()}" if len(envs) == 1 else "comparison", png, smooth)
     rows = [row for e in experiments for row in _summary_rows(e, key, threshold)]
     written = [png, *_write_tables(rows, out, "compare")]
     atari_rows = _atari_summary_rows(experiments, key)
