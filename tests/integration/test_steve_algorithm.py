@@ -11,8 +11,10 @@ from behaviorlab.algorithms.steve.config import STEVEConfig
 
 pytestmark = pytest.mark.integration
 SMALL = {"q_ensemble": 2, "model_ensemble": 2, "reward_ensemble": 2, "actor_hiddens": [32], "critic_hiddens": [32],
-         "model_hiddens": [32], "reward_hiddens": [32], "train_batch_size_per_learner": 64,
-         "num_steps_sampled_before_learning_starts": 50, "rollout_horizon": 2}
+         "model_hiddens": [32], "reward_hiddens": [32], "num_steps_sampled_before_learning_starts": 50,
+         "rollout_horizon": 2,
+         # 4 env steps, then one learner call of 4 updates on 64 transitions each.
+         "rollout_fragment_length": 4, "train_batch_size_per_learner": 256, "minibatch_size": 64}
 
 
 def test_trains_on_pendulum_through_the_cli(run_cli, tmp_path):
@@ -37,7 +39,7 @@ def test_trains_on_pendulum_through_the_cli(run_cli, tmp_path):
 
 
 def _config():
-    return (STEVEConfig().environment("Pendulum-v1").env_runners(num_env_runners=0).training(**SMALL)
+    return (STEVEConfig().environment("Pendulum-v1").env_runners(num_env_runners=0).update_from_dict(SMALL)
             .reporting(min_sample_timesteps_per_iteration=100, min_time_s_per_iteration=0).debugging(seed=0))
 
 
@@ -45,7 +47,9 @@ def test_checkpoint_keeps_replay_and_resumes(local_ray, tmp_path):
     algo = _config().build_algo()
     try:
         for _ in range(2):
-            algo.train()
+            result = algo.train()
+        # One update of 64 per env step, in calls of 4.
+        assert result["learners"]["default_policy"]["num_module_steps_trained"] == 64 * 100
         buffered = algo.local_replay_buffer.get_num_timesteps()
         assert buffered >= 200
         checkpoint = algo.save(str(tmp_path / "ckpt")).checkpoint.path

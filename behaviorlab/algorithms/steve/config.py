@@ -36,6 +36,10 @@ class STEVEConfig(ProvidedFieldsMixin, SACConfig):
       sampling (normalised units, clipped to [-1, 1]).
     - `actor_lr` (3e-4), `critic_lr` (3e-4), `model_lr` (1e-3): one Adam each.
     - `checkpoint_replay_buffer` (True): replay goes into checkpoints, so a resumed run keeps it.
+    - `minibatch_size` (None): with it, each learner call makes `train_batch_size_per_learner /
+      minibatch_size` gradient steps of `minibatch_size` transitions. Pair it with
+      `rollout_fragment_length` (env steps per training step) for the update-to-data ratio, e.g.
+      8, 2048 and 256: 8 env steps, then 8 updates of 256, one learner call.
     - From SAC: `tau` (0.005, Polyak rate of the target Q ensemble), `train_batch_size_per_learner`
       (256), `num_steps_sampled_before_learning_starts` (1000), `training_intensity`,
       `replay_buffer_config` (uniform EpisodeReplayBuffer, 1e6), `n_step` (must stay 1).
@@ -100,6 +104,8 @@ class STEVEConfig(ProvidedFieldsMixin, SACConfig):
             (self.model_lr > 0, "model_lr must be > 0"),
             (self.n_step == 1, "STEVE's targets are built from 1-step transitions: n_step must be 1"),
             (self.normalize_actions, "STEVE's tanh actor acts in normalised units: keep normalize_actions=True"),
+            (self.minibatch_size is None or self.train_batch_size_per_learner % self.minibatch_size == 0,
+             "train_batch_size_per_learner must be a multiple of minibatch_size (the updates per learner call)"),
         ]
         for ok, message in checks:
             if not ok:

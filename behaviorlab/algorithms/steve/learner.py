@@ -1,7 +1,11 @@
 """STEVE's TorchLearner: glue between RLlib and the pure functions in `steve.targets` and
 `steve.losses`. Three Adam optimizers (actor, Q ensemble, world model); each loss term reaches
-only its own parameters, so one backward pass serves all three. Polyak updates of the target Q
-ensemble come from RLlib's DQNLearner (`tau`)."""
+only its own parameters, so one backward pass serves all three. RLlib's DQNLearner builds the
+target Q ensemble and the NEXT_OBS column; the Polyak update (`tau`) follows every gradient step.
+
+With `minibatch_size` set, one learner call splits the replayed batch into minibatches, one
+gradient step each: SAC's training step then makes `train_batch_size_per_learner /
+minibatch_size` updates per call and RLlib's fixed per-call cost is paid once for all of them."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import torch
 from ray.rllib.algorithms.dqn.dqn_learner import DQNLearner
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
+from ray.rllib.core.learner.utils import update_target_network
 from ray.rllib.core.rl_module.apis import TargetNetworkAPI
 
 from behaviorlab.algorithms.steve.losses import heldout_mask, masked_mean, member_masks, world_model_losses
@@ -24,6 +29,20 @@ class STEVETorchLearner(DQNLearner, TorchLearner):
     @classmethod
     def rl_module_required_apis(cls) -> list[type]:
         return [TargetNetworkAPI]
+
+    def update(self, *args, minibatch_size=None, **kwargs):
+        return super().update(*args, minibatch_size=minibatch_size or self.config.minibatch_size, **kwargs)
+
+    def apply_gradients(self, gradients_dict) -> None:
+        super().apply_gradients(gradients_dict)
+        for module_id, module in self.module._rl_modules.items():
+            for main, target in module.unwrapped().get_target_network_pairs():
+                update_target_network(main_net=main, target_net=target,
+                                      tau=self.config.get_config_for_module(module_id).tau)
+
+    def after_gradient_based_update(self, *, timesteps) -> None:
+        # Skips DQNLearner's once-per-call Polyak update: `apply_gradients` does it per step.
+        super(DQNLearner, self).after_gradient_based_update(timesteps=timesteps)
 
     def configure_optimizers_for_module(self, module_id, config=None) -> None:
         module = self.module[module_id].unwrapped()
