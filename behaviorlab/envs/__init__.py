@@ -3,10 +3,14 @@
 Families: classic control and MuJoCo v5 (gymnasium), Atari (ale-py, optional preprocessing),
 MinAtar (``minatar``), BabyAI (``minigrid``), Crafter (``crafter``), seals' fixed-horizon tasks
 (``seals``), the sequential-navigation tasks, SV-RL's testbeds (discretised Pendulum, a random MDP),
-and user envs given as an import path ``package.module:factory`` (a gymnasium.Env class or a function
-of ``**env_config`` returning one; built-in and standard-library callables such as ``os:system`` are
-refused before they are called). A MinAtar, BabyAI or Crafter id whose package is missing fails with the install
-command. RLlib reaches envs through
+any other id registered with gymnasium (``Taxi-v3``, a user's ``gym.register``), gymnasium's
+``module:EnvId`` (the module is imported, then ``gym.make("EnvId")`` applies the registered time limit
+and wrappers), and user envs given as an import path ``package.module:factory`` (a gymnasium.Env class
+or a function of ``**env_config`` returning one; built-in and standard-library callables such as
+``os:system`` are refused before they are called). User modules are imported from the working
+directory too. Gymnasium and user envs with Discrete, MultiDiscrete or Tuple observations are
+flattened (one-hot for Discrete), as RLlib's old stack did. A MinAtar, BabyAI or Crafter id whose
+package is missing fails with the install command. RLlib reaches envs through
 ``tune.register_env`` so Ray workers build them with the same creator, wherever they run.
 """
 
@@ -14,13 +18,15 @@ from __future__ import annotations
 
 import difflib
 import functools
-import importlib
 import inspect
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import gymnasium as gym
+import numpy as np
+
+from behaviorlab.platform.registry import import_cwd_module
 
 CLASSIC_CONTROL = ("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0", "Pendulum-v1")
 MUJOCO = tuple(
@@ -86,15 +92,29 @@ def registered_envs() -> dict[str, str]:
     return envs
 
 
-def _load_entry_point(env_id: str) -> Callable[..., gym.Env]:
-    module_name, _, attr = env_id.partition(":")
+def _import_module(env_id: str):
+    module_name = env_id.partition(":")[0]
     try:
-        module = importlib.import_module(module_name)
+        return import_cwd_module(module_name)
     except ImportError as error:
         raise EnvConfigError("env", f"cannot import module '{module_name}' ({error}); check the path and that it is installed") from None
     except (Exception, SystemExit) as error:  # a module that fails (or exits) on import is the user's to fix
         raise EnvConfigError("env", f"importing module '{module_name}' raised {type(error).__name__}: {error}; "
                                     "fix the module") from None
+
+
+def _is_gym_id(env_id: str) -> bool:
+    """`EnvId` registered with gymnasium, or gymnasium's `module:EnvId` (the module registers it on import;
+    `module:Class` names an attribute instead)."""
+    if ":" not in env_id:
+        return env_id in gym.registry
+    module_name, _, attr = env_id.partition(":")
+    return not hasattr(_import_module(env_id), attr) and attr in gym.registry
+
+
+def _load_entry_point(env_id: str) -> Callable[..., gym.Env]:
+    module_name, _, attr = env_id.partition(":")
+    module = _import_module(env_id)
     try:
         factory = getattr(module, attr)
     except AttributeError:
@@ -137,8 +157,6 @@ def _accepted_kwargs(func: Callable) -> frozenset[str] | None:
 
 def env_info(env_id: str) -> EnvInfo:
     """Look an env id up; raises EnvConfigError naming the closest registered id."""
-    if ":" in env_id:
-        return EnvInfo(env_id, "custom", _accepted_kwargs(_load_entry_point(env_id)))
     if env_id in NAVIGATION:
         return EnvInfo(env_id, "navigation", _accepted_kwargs(_load_entry_point(NAVIGATION[env_id])))
     if env_id in VALUE_TESTBEDS:
@@ -184,13 +202,16 @@ def env_info(env_id: str) -> EnvInfo:
             except ImportError as error:
                 raise EnvConfigError("env", f"{env_id}: {error}") from None
             return EnvInfo(env_id, "seals", None if kwargs is None else kwargs | _GYM_MAKE_KWARGS)
-    elif env_id in CLASSIC_CONTROL or env_id in MUJOCO:
-        entry = gym.spec(env_id).entry_point
+    if _is_gym_id(env_id):
+        gym_spec = gym.spec(env_id.rpartition(":")[2])
+        entry = gym_spec.entry_point
         env_class = _load_entry_point(entry) if isinstance(entry, str) else entry
         kwargs = _accepted_kwargs(env_class)
-        return EnvInfo(env_id, "classic control" if env_id in CLASSIC_CONTROL else "mujoco",
-                       None if kwargs is None else kwargs | _GYM_MAKE_KWARGS)
-    close = difflib.get_close_matches(env_id, registered_envs(), n=1, cutoff=0.6)
+        family = "classic control" if env_id in CLASSIC_CONTROL else "mujoco" if env_id in MUJOCO else "gymnasium"
+        return EnvInfo(env_id, family, None if kwargs is None else kwargs | _GYM_MAKE_KWARGS)
+    if ":" in env_id:
+        return EnvInfo(env_id, "custom", _accepted_kwargs(_load_entry_point(env_id)))
+    close = difflib.get_close_matches(env_id, {*registered_envs(), *gym.registry}, n=1, cutoff=0.6)
     hint = f"did you mean '{close[0]}'?" if close else "run `behaviorlab envs` for the list"
     raise EnvConfigError("env", f"unknown env '{env_id}'; {hint} (or give a 'package.module:Factory' import path)")
 
@@ -207,15 +228,23 @@ def check_env_config(env_id: str, env_config: dict[str, Any]) -> None:
             raise EnvConfigError(f"env_config.{key}", f"{env_id} does not accept '{key}'; {hint}")
 
 
+def _flatten_discrete_observations(env: gym.Env) -> gym.Env:
+    """RLlib's new stack has no encoder for Discrete/MultiDiscrete/Tuple observations: one-hot and
+    concatenate them into a float32 Box as its old stack did (Dict observations are left to custom models)."""
+    if isinstance(env.observation_space, (gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.Tuple)):
+        return gym.wrappers.DtypeObservation(gym.wrappers.FlattenObservation(env), np.float32)
+    return env
+
+
 def make_env(env_id: str, env_config: dict[str, Any] | None = None) -> gym.Env:
-    """Build one env instance; observation spaces (Dict included) are passed through untouched."""
+    """Build one env instance; Dict and Box observation spaces are passed through untouched."""
     env_config = dict(env_config or {})
-    if ":" in env_id or env_id in NAVIGATION or env_id in VALUE_TESTBEDS:
+    if env_id in NAVIGATION or env_id in VALUE_TESTBEDS or (":" in env_id and not _is_gym_id(env_id)):
         env = _load_entry_point(NAVIGATION.get(env_id) or VALUE_TESTBEDS.get(env_id, env_id))(**env_config)
         if not isinstance(env, gym.Env):
             raise EnvConfigError("env", f"'{env_id}' returned a {type(env).__name__}, not a gymnasium.Env; "
                                         "make the factory return the env")
-        return env
+        return env if env_id in NAVIGATION or env_id in VALUE_TESTBEDS else _flatten_discrete_observations(env)
     if env_id.startswith("ALE/"):
         from behaviorlab.envs.atari import make_atari
 
@@ -236,7 +265,9 @@ def make_env(env_id: str, env_config: dict[str, Any] | None = None) -> gym.Env:
         from behaviorlab.envs.seals import make_seals
 
         return make_seals(env_id, **env_config)
-    return gym.make(env_id, **env_config)
+    if ":" in env_id:  # gym.make imports the module of `module:EnvId` too, but not from the working directory
+        _import_module(env_id)
+    return _flatten_discrete_observations(gym.make(env_id, **env_config))
 
 
 def register_with_tune(env_id: str) -> None:

@@ -22,7 +22,7 @@ def _validate(args) -> int:
     status = 0
     for file in args.files:  # every file is checked, whatever an earlier one did
         try:
-            spec = load_spec(file)
+            spec = load_spec(file, args.overrides)
         except SpecError as error:
             print(f"error: {error}", file=sys.stderr)
             status = EXIT_BAD_INPUT
@@ -43,7 +43,7 @@ def _run(args) -> int:
     from behaviorlab.platform.spec import SpecError, check_experiment_name, check_inputs, load_spec
 
     try:
-        spec = load_spec(args.file)
+        spec = load_spec(args.file, args.overrides)
         check_inputs(Path(args.file), spec)
         # The names on the command line follow the spec's `name:` rule: one directory, no `..`.
         if args.name is not None:
@@ -288,6 +288,13 @@ def _data_info(args) -> int:
     return _fail(info.problem) if info.problem else 0
 
 
+def _add_set_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a spec value without editing the file, e.g. --set config.lr=1e-3 --set "
+                             "stop.env_steps=5e4 --set env=Taxi-v3 (VALUE is YAML; repeatable; validated like the "
+                             "file and recorded in the run's spec.yaml)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="behaviorlab", description="Sample-efficient RL experiments on Ray RLlib + Tune.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -303,10 +310,12 @@ def build_parser() -> argparse.ArgumentParser:
                                           "(default ~/behaviorlab_results or $BEHAVIORLAB_RESULTS)")
     run.add_argument("--name", help="experiment name (default: the spec's name, else the file name)")
     run.add_argument("--verbose", action="store_true", help="show Ray worker logs")
+    _add_set_argument(run)
     run.set_defaults(func=_run)
 
     validate = sub.add_parser("validate", help="check spec files without starting anything")
-    validate.add_argument("files", nargs="+")
+    validate.add_argument("files", nargs="+", help="experiment YAML files")
+    _add_set_argument(validate)
     validate.set_defaults(func=_validate)
 
     envs = sub.add_parser("envs", help="list registered envs")

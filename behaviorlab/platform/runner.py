@@ -296,7 +296,7 @@ def record_run(results: ResultsLocation, exp_name: str, spec_path: Path, spec: E
     name = f"resume-{stamp}.json" if resumed else "run.json"
     results.write_text(f"{exp_name}/{META_DIR}/{name}", json.dumps(info, indent=2, default=str))
     if not resumed:
-        results.write_text(f"{exp_name}/{META_DIR}/spec.yaml", spec_path.read_text())
+        results.write_text(f"{exp_name}/{META_DIR}/spec.yaml", spec.effective_yaml(spec_path))
 
 
 def experiment_name(results: ResultsLocation, name: str, resume: bool) -> str:

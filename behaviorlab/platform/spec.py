@@ -1,20 +1,24 @@
 """Experiment spec: the YAML a user writes, validated completely before Ray starts.
 
 Every problem becomes one `SpecError` whose text is `file:key: what is wrong; how to fix`.
+Before validation, `--set KEY=VALUE` overrides (YAML-typed) are applied to the file's mapping and
+`${VAR}` / `${VAR:-default}` in string values are replaced from the environment, so both are
+validated exactly like the file.
 """
 
 from __future__ import annotations
 
 import difflib
 import math
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
-from behaviorlab.platform.registry import ALGORITHMS, algorithm_config_class, apply_config
+from behaviorlab.platform.registry import ALGORITHMS, AlgorithmError, algorithm_config_class, apply_config
 
 # Friendly names for the result keys users stop on and optimise (RLlib new API stack keys).
 FRIENDLY_METRICS = {
@@ -65,6 +69,8 @@ MAX_ASHA_RUNGS = 10_000
 # A "did you mean" names at most this many fields; a "valid: ..." list only when the options are few.
 MAX_SUGGESTIONS = 5
 MAX_LISTED = 20
+# `${VAR}` or `${VAR:-default}` inside a string value.
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 class SpecError(Exception):
@@ -74,6 +80,7 @@ class SpecError(Exception):
         key, problem = _clip(str(key), 120), _clip(problem, 400)
         # One printable line whatever the file holds: newlines or terminal escapes in a key or value
         # are shown escaped.
+        self.file, self.key, self.problem, self.fix = file, key, problem, fix
         text = f"{file}:{key}: {problem}; {fix}"
         super().__init__("".join(c if c.isprintable() else repr(c)[1:-1] for c in text))
 
@@ -133,6 +140,12 @@ class ExperimentSpec(_Strict):
     tune: Tune = Tune()
     checkpoint: Checkpoint = Checkpoint()
     logging: Logging = Logging()
+    # The YAML that was validated, when --set or ${VAR} made it differ from the file's text.
+    _effective_yaml: str | None = PrivateAttr(None)
+
+    def effective_yaml(self, spec_path: str | Path) -> str:
+        """The spec as the run used it: the file's text, or the mapping with overrides applied."""
+        return self._effective_yaml or Path(spec_path).read_text()
 
 
 class _YAMLLimitError(yaml.MarkedYAMLError):
@@ -555,9 +568,82 @@ def _check_search(file: Path, spec: ExperimentSpec, config_spaces: list[str]) ->
                             _closest(arg, params - _RUNNER_SET_SCHEDULER_ARGS - {"space"}))
 
 
-def load_spec(path: str | Path) -> ExperimentSpec:
-    """Read and fully validate a spec file; raises SpecError (nothing is started or written)."""
-    file = Path(path)
+def _parse_value(file: Path, key: str, text: str) -> Any:
+    """A command-line or environment value typed as the spec's YAML types it (`1e-3` a float, `[0, 1]` a list)."""
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as error:
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise SpecError(file, key, f"{text!r} is not a YAML value: {problem}",
+                        "quote it as YAML, e.g. --set 'config.model_config={fcnet_hiddens: [64, 64]}'") from None
+
+
+def _apply_overrides(file: Path, raw: dict, overrides: list[str]) -> None:
+    """`config.lr=1e-3` sets raw["config"]["lr"] = 0.001, creating the mappings on the way."""
+    for item in overrides:
+        key, equals, text = item.partition("=")
+        parts = key.split(".")
+        if not equals or not all(parts):
+            raise SpecError(file, f"--set {item}", "not KEY=VALUE", "write e.g. --set config.lr=1e-3 or --set env=Taxi-v3")
+        node = raw
+        for depth, part in enumerate(parts[:-1], 1):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise SpecError(file, f"--set {key}", f"'{'.'.join(parts[:depth])}' is a {type(child).__name__}, "
+                                                      "not a mapping", "set the whole value instead")
+            node = child
+        node[parts[-1]] = _parse_value(file, f"--set {key}", text)
+
+
+def _interpolate(file: Path, key: str, value: Any) -> Any:
+    """Replace ${VAR} / ${VAR:-default} in string values; a value that is one reference is YAML-typed,
+    so `lr: ${LR:-3e-4}` is a number."""
+    if isinstance(value, dict):
+        return {k: _interpolate(file, f"{key}.{k}" if key else str(k), v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(file, f"{key}.{i}", v) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def lookup(match: re.Match) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is None:
+            raise SpecError(file, key, f"environment variable {name} is not set",
+                            f"export {name}=... or write ${{{name}:-default}}")
+        return default
+
+    text = _ENV_REFERENCE.sub(lookup, value)
+    whole = _ENV_REFERENCE.fullmatch(value)
+    return _parse_value(file, key, text) if whole and text else text
+
+
+def _override_key(error: SpecError, overrides: list[str]) -> str | None:
+    """The --set key an error is about: the key itself, a key inside it, or the mapping it sits in."""
+    for item in overrides:
+        key = item.partition("=")[0]
+        if error.key == key or error.key.startswith(f"{key}.") or key.startswith(f"{error.key}."):
+            return key
+    return None
+
+
+def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentSpec:
+    """Read and fully validate a spec file with its `--set KEY=VALUE` overrides applied and ${VAR}
+    references replaced; raises SpecError (nothing is started or written). An error about an
+    overridden key names it as `--set KEY`."""
+    overrides = list(overrides)
+    try:
+        return _load_spec(Path(path), overrides)
+    except SpecError as error:
+        key = None if error.key.startswith("--set ") else _override_key(error, overrides)
+        if key is None:
+            raise
+        # Name the more precise of the two: `--set config.lr` for RLlib's complaint about `config`.
+        raise SpecError(error.file, f"--set {max(key, error.key, key=len)}", error.problem, error.fix) from None
+
+
+def _load_spec(file: Path, overrides: list[str]) -> ExperimentSpec:
     try:
         with file.open("rb") as stream:
             data = stream.read(MAX_SPEC_BYTES + 1)
@@ -584,6 +670,10 @@ def load_spec(path: str | Path) -> ExperimentSpec:
     if not isinstance(raw, dict):
         raise SpecError(file, "(top level)", "the file is not a mapping of keys",
                         "start from an example in experiments/ (algorithm:, env:, stop:, ...)")
+    original = yaml.safe_dump(raw, sort_keys=False)
+    _apply_overrides(file, raw, overrides)
+    raw = _interpolate(file, "", raw)
+    effective = yaml.safe_dump(raw, sort_keys=False)
     raw.setdefault("name", file.stem)
     if raw.get("stop") == {}:
         raise SpecError(file, "stop", "no stop condition", "add at least one, e.g. stop: {env_steps: 100000}")
@@ -591,8 +681,16 @@ def load_spec(path: str | Path) -> ExperimentSpec:
         spec = ExperimentSpec.model_validate(raw)
     except ValidationError as error:
         raise _pydantic_error(file, error) from None
-    if spec.algorithm not in ALGORITHMS:
-        raise SpecError(file, "algorithm", f"unknown algorithm '{spec.algorithm}'", _closest(spec.algorithm, ALGORITHMS))
+    if ":" not in spec.algorithm and spec.algorithm not in ALGORITHMS:
+        raise SpecError(file, "algorithm", f"unknown algorithm '{spec.algorithm}'",
+                        f"{_closest(spec.algorithm, ALGORITHMS)} (or an AlgorithmConfig subclass as module:Class)")
+    try:
+        algorithm_config_class(spec.algorithm)
+    except AlgorithmError as error:
+        problem, _, fix = str(error).partition("; ")
+        raise SpecError(file, "algorithm", problem, fix) from None
+    if effective != original:
+        spec._effective_yaml = effective
 
     _check_env(file, spec)
     _check_stop(file, spec)
