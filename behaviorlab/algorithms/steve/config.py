@@ -94,7 +94,8 @@ class STEVEConfig(ProvidedFieldsMixin, SACConfig):
     def validate(self) -> None:
         super().validate()
         checks = [
-            (isinstance(self.rollout_horizon, int) and self.rollout_horizon >= 0, "rollout_horizon must be an integer >= 0"),
+            (isinstance(self.rollout_horizon, int) and self.rollout_horizon >= 0,
+             "rollout_horizon must be an integer >= 0"),
             (self.target_reduction in REDUCTIONS, f"target_reduction must be one of {list(REDUCTIONS)}"),
             (self.q_ensemble >= 2, "q_ensemble must be >= 2 (horizon 0's variance is the Q ensemble's spread)"),
             (self.model_ensemble >= 1 and self.reward_ensemble >= 1, "model_ensemble and reward_ensemble must be >= 1"),

@@ -3,9 +3,9 @@ setup), built on this package's target functions so it checks them too.
 
 A chain of 101 non-terminal states under a fixed policy: s → s + 1, reward −1 per step and +100
 on entering the terminal state, γ = 1, so V(s) = s (`states` shortens the chain, the final reward
-staying states − 1). Tabular value estimates, initialised uniformly in [0, states), are set to their target (learning rate 1). One train step updates each of
-the L tables at its own uniformly drawn state; the real first step is always exact. The model
-used for the H imagined steps is either the oracle or a noisy one that jumps to a uniformly random
+staying states − 1). Tabular value estimates, initialised uniformly in [0, states), are set to
+their target (learning rate 1). One train step updates each of the L tables at its own uniformly
+drawn state; the real first step is always exact. The model used for the H imagined steps is either the oracle or a noisy one that jumps to a uniformly random
 state with probability 0.1; a noisy ensemble has M independently noisy members.
 """
 
