@@ -118,7 +118,10 @@ def _load_entry_point(env_id: str) -> Callable[..., gym.Env]:
     try:
         factory = getattr(module, attr)
     except AttributeError:
-        raise EnvConfigError("env", f"module '{module_name}' has no attribute '{attr}'; name a gymnasium.Env class or factory") from None
+        close = difflib.get_close_matches(attr, {*vars(module), *gym.registry}, n=1, cutoff=0.6)
+        hint = f"did you mean '{module_name}:{close[0]}'?" if close else "name a gymnasium.Env class or factory"
+        raise EnvConfigError("env", f"module '{module_name}' has no attribute or registered env id '{attr}'; "
+                                    f"{hint}") from None
     _check_factory(env_id, module_name, factory)
     return factory
 
