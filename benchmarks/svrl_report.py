@@ -77,8 +77,10 @@ def main(argv=None) -> None:
              "`behaviorlab rank` (512 visited states): rank of Q / of Q − mean_a Q | "
              "`behaviorlab rank`: imputed-entry error / greedy changed |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    paired = ["", "| task | seed | DQN final | SV-RL final | DQN AUC | SV-RL AUC |", "|---|---|---|---|---|---|"]
     figure, axes = plt.subplots(1, len(TASKS), figsize=(5 * len(TASKS), 3.5))
     for ax, (task, title) in zip(axes, TASKS.items()):
+        per_seed: dict = {}  # seed → DQN's (final, AUC), for the paired rows
         for algo in ("dqn", "svrl"):
             path = args.results / f"{algo}-{task}"
             if not path.is_dir():
@@ -99,6 +101,14 @@ def main(argv=None) -> None:
                               f"{_pm([s['completion_greedy_changed'] for s in spectra])}")
             lines.append(f"| {title} | {'SVRLDQN' if algo == 'svrl' else 'DQN'} | {len(trials)} | {steps:,.0f} | "
                          f"{_pm(finals)} | {_pm(aucs)} | " + " | ".join(diagnostics) + f" | {rank} | {completion} |")
+            per_seed.update({t.params.get("seed"): (t.final(RETURN), np.mean(t.series(RETURN)[1])) for t in trials}
+                            if algo == "dqn" else {})
+            if algo == "svrl":
+                for t in sorted(trials, key=lambda t: t.params.get("seed")):
+                    base = per_seed.get(t.params.get("seed"), (None, None))
+                    values = (base[0], t.final(RETURN), base[1], np.mean(t.series(RETURN)[1]))
+                    paired.append(f"| {title} | {t.params.get('seed')} | "
+                                  + " | ".join("–" if v is None else f"{v:.0f}" for v in values) + " |")
             grid, mean, std = _mean_curve(trials, RETURN)
             label = "SV-RL (p = 0.9)" if algo == "svrl" else "DQN"
             ax.plot(grid, mean, label=label)
@@ -107,7 +117,7 @@ def main(argv=None) -> None:
         ax.legend()
     figure.tight_layout()
     figure.savefig(args.out / "returns.png", dpi=120)
-    lines += ["", random_mdp_reference()]
+    lines += paired + ["", random_mdp_reference()]
     (args.out / "table.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
