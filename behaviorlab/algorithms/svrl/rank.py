@@ -7,8 +7,8 @@ For each trial, the module acts ε-greedily (ε = 0.05) in the trial's own env (
 [num_states, |A|] matrix. Reported: its approximate rank (singular values holding 99 % of the
 squared-singular-value energy, as in the paper), the same for Q − mean_a Q (the part that decides the
 greedy action; the state values often dominate Q's energy and make every task look rank 1), the
-normalised spectra, and what SV-RL's completion does to this Q: rows split into batches of 32 (the
-learner's matrix), 10 % of the entries hidden and filled by SoftImpute; the imputed entries' error
+normalised spectra, and what SV-RL's completion does to this Q: rows shuffled and split into batches
+of 32 (the learner's matrix), 10 % of the entries hidden and filled by SoftImpute; the imputed entries' error
 relative to their deviation from the row mean (the action-dependent part, which decides the greedy
 action; the state value would make any error look small) and the share of rows whose greedy action
 changed (the design's pre-check, on real Qs).
@@ -52,10 +52,12 @@ class Spectrum:
 @torch.no_grad()
 def completion_check(q: torch.Tensor, keep_prob: float = KEEP_PROB, batch: int = BATCH,
                      seed: int = 0) -> tuple[float, float]:
-    """SV-RL's completion applied to consecutive `batch`-row blocks of q [N, |A|]: (mean error of
-    the imputed entries relative to their deviation from the row mean, share of rows whose greedy
-    action changed)."""
+    """SV-RL's completion applied to random `batch`-row blocks of q [N, |A|] (shuffled first, as a
+    replay minibatch: consecutive states of one trajectory are near-identical rows, which would
+    make completion look easy): (mean error of the imputed entries relative to their deviation from
+    the row mean, share of rows whose greedy action changed)."""
     generator = torch.Generator().manual_seed(seed)
+    q = q[torch.randperm(q.shape[0], generator=generator)]
     errors, changed = [], []
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small SVDs: ~40× faster than with 2 threads on a busy machine
