@@ -2,6 +2,7 @@
 # Imitation on seals/CartPole-v0: BC and GAIL from 1 and 4 expert trajectories (3 seeds each), the
 # shuffled-label GAIL control on seals/CartPole-v0 and on CartPole-v1 (survival bias), then 50-episode
 # evaluations (greedy and sampled) of every final policy, normalised expert = 1, random = 0.
+# LONG=1 (default) adds one 200k-step GAIL run (1 trajectory, seed 0) before the evaluation.
 # Output: docs/benchmarks/gail_seals_cartpole/ (table, D-accuracy curves); see docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,4 +19,5 @@ run gail-seals-cartpole experiments/gail/seals_cartpole.yaml
 run bc-seals-cartpole experiments/bc/seals_cartpole.yaml
 run gail-shuffled-seals-cartpole experiments/gail/controls_shuffled_labels.yaml
 run gail-shuffled-cartpole-v1 experiments/gail/controls_shuffled_labels_cartpole_v1.yaml
+if [[ "${LONG:-1}" == 1 ]]; then run gail-seals-cartpole-long experiments/gail/seals_cartpole_long.yaml; fi
 nice -n 10 "$BIN/python" benchmarks/gail_eval.py "$RESULTS" --out docs/benchmarks/gail_seals_cartpole

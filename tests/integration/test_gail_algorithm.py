@@ -10,7 +10,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_gail_smoke_run_logs_true_return_and_d_and_checkpoints_d(run_cli):
-    done = run_cli("run", "experiments/gail/seals_cartpole.yaml", "--smoke", timeout=300)
+    done = run_cli("run", "experiments/gail/seals_cartpole.yaml", "--smoke", timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     (trial,) = (run_cli.results / "gail-seals-cartpole-smoke").glob("trial_*")
     rows = [json.loads(line) for line in (trial / "result.json").read_text().splitlines()]
