@@ -83,7 +83,7 @@ def main(argv=None) -> None:
         per_seed: dict = {}  # seed → DQN's (final, AUC), for the paired rows
         for algo in ("dqn", "svrl"):
             path = args.results / f"{algo}-{task}"
-            if not path.is_dir():
+            if not any(path.glob("*/result.json")):  # not run (yet)
                 continue
             trials = load_experiment(path).trials
             finals = [t.final(RETURN) for t in trials]
