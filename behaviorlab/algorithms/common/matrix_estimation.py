@@ -37,6 +37,17 @@ def _check(matrix: torch.Tensor, observed: torch.Tensor) -> None:
                          f"{tuple(matrix.shape)} and {observed.dtype} {tuple(observed.shape)}")
 
 
+def _zero_filled_unit_range(matrix: torch.Tensor, observed: torch.Tensor):
+    """(observed entries scaled to [-1, 1] with hidden ones 0, hidden mask, shift, scale), or None
+    when nothing is hidden or nothing observed (no completion to make)."""
+    _check(matrix, observed)
+    hidden = ~observed
+    if not bool(hidden.any()) or not bool(observed.any()):
+        return None
+    scaled, shift, scale = _to_unit_range(torch.where(observed, matrix, matrix[observed].mean()))
+    return torch.where(observed, scaled, torch.zeros_like(scaled)), hidden, shift, scale
+
+
 @torch.no_grad()
 def soft_impute(matrix: torch.Tensor, observed: torch.Tensor, *, shrinkage: float | None = None,
                 max_iters: int = 100, tol: float = 1e-3) -> torch.Tensor:
@@ -51,12 +62,10 @@ def soft_impute(matrix: torch.Tensor, observed: torch.Tensor, *, shrinkage: floa
     Returns:
         [n, m]: `matrix` where observed, the completion elsewhere.
     """
-    _check(matrix, observed)
-    hidden = ~observed
-    if not bool(hidden.any()) or not bool(observed.any()):
+    prepared = _zero_filled_unit_range(matrix, observed)
+    if prepared is None:
         return matrix.clone()
-    scaled, shift, scale = _to_unit_range(torch.where(observed, matrix, matrix[observed].mean()))
-    filled = torch.where(observed, scaled, torch.zeros_like(scaled))
+    filled, hidden, shift, scale = prepared
     if shrinkage is None:
         shrinkage = float(torch.linalg.matrix_norm(filled, ord=2)) / 50.0
     for _ in range(max_iters):
@@ -74,12 +83,10 @@ def soft_impute(matrix: torch.Tensor, observed: torch.Tensor, *, shrinkage: floa
 def usvt(matrix: torch.Tensor, observed: torch.Tensor, *, eta: float = 0.01) -> torch.Tensor:
     """Universal singular value thresholding (Chatterjee 2015): zero-fill the hidden entries, keep
     the singular values ≥ (2 + eta) √(max(n, m) p̂), divide by the observed share p̂, clip. One SVD."""
-    _check(matrix, observed)
-    hidden = ~observed
-    if not bool(hidden.any()) or not bool(observed.any()):
+    prepared = _zero_filled_unit_range(matrix, observed)
+    if prepared is None:
         return matrix.clone()
-    scaled, shift, scale = _to_unit_range(torch.where(observed, matrix, matrix[observed].mean()))
-    filled = torch.where(observed, scaled, torch.zeros_like(scaled))
+    filled, _, shift, scale = prepared
     share = float(observed.float().mean())
     u, s, vh = torch.linalg.svd(filled, full_matrices=False)
     keep = s >= (2.0 + eta) * (max(matrix.shape) * share) ** 0.5
