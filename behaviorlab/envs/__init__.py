@@ -2,7 +2,7 @@
 
 Families: classic control and MuJoCo v5 (gymnasium), Atari (ale-py, optional preprocessing),
 MinAtar (``minatar``), BabyAI (``minigrid``), Crafter (``crafter``), seals' fixed-horizon tasks
-(``seals``), the sequential-navigation tasks, SV-RL's testbeds (discretised Pendulum, a random MDP),
+(``seals``), the sequential-navigation tasks, the causal-confusion testbeds (``confounded``), SV-RL's testbeds (discretised Pendulum, a random MDP),
 any other id registered with gymnasium (``Taxi-v3``, a user's ``gym.register``), gymnasium's
 ``module:EnvId`` (the module is imported, then ``gym.make("EnvId")`` applies the registered time limit
 and wrappers), and user envs given as an import path ``package.module:factory`` (a gymnasium.Env class
@@ -75,6 +75,7 @@ def _atari_ids() -> tuple[str, ...]:
 
 def registered_envs() -> dict[str, str]:
     """env id → family, for `behaviorlab envs` and spec validation."""
+    from behaviorlab.envs.confounded import causal_confusion_ids
     from behaviorlab.envs.crafter import CRAFTER_IDS
     from behaviorlab.envs.minatar import MINATAR_IDS
     from behaviorlab.envs.minigrid import babyai_ids
@@ -89,6 +90,7 @@ def registered_envs() -> dict[str, str]:
     envs.update({env_id: "babyai" for env_id in babyai_ids()})
     envs.update({env_id: "crafter" for env_id in CRAFTER_IDS})
     envs.update({env_id: "seals" for env_id in SEALS_IDS})
+    envs.update({env_id: "causal confusion" for env_id in causal_confusion_ids()})
     return envs
 
 
@@ -164,6 +166,13 @@ def env_info(env_id: str) -> EnvInfo:
         return EnvInfo(env_id, "navigation", _accepted_kwargs(_load_entry_point(NAVIGATION[env_id])))
     if env_id in VALUE_TESTBEDS:
         return EnvInfo(env_id, "value-based testbed", _accepted_kwargs(_load_entry_point(VALUE_TESTBEDS[env_id])))
+    if env_id.endswith("-MountainCar-v0") or env_id.startswith(("Confounded-", "Original-")):
+        from behaviorlab.envs.confounded import CAUSAL_CONFUSION_IDS, MOUNTAIN_CAR_KWARGS, causal_confusion_ids
+
+        if env_id in causal_confusion_ids():
+            base = CAUSAL_CONFUSION_IDS.get(env_id, ("MountainCar-v0",))[0]
+            accepted = MOUNTAIN_CAR_KWARGS if base == "MountainCar-v0" else env_info(base).accepted_kwargs
+            return EnvInfo(env_id, "causal confusion", accepted)
     if env_id.startswith("ALE/"):
         from behaviorlab.envs.atari import make_atari
 
@@ -248,6 +257,11 @@ def make_env(env_id: str, env_config: dict[str, Any] | None = None) -> gym.Env:
             raise EnvConfigError("env", f"'{env_id}' returned a {type(env).__name__}, not a gymnasium.Env; "
                                         "make the factory return the env")
         return env if env_id in NAVIGATION or env_id in VALUE_TESTBEDS else _flatten_discrete_observations(env)
+    if env_id.endswith("-MountainCar-v0") or env_id.startswith(("Confounded-", "Original-")):
+        from behaviorlab.envs.confounded import causal_confusion_ids, make_causal_confusion
+
+        if env_id in causal_confusion_ids():
+            return make_causal_confusion(env_id, **env_config)
     if env_id.startswith("ALE/"):
         from behaviorlab.envs.atari import make_atari
 
