@@ -1,10 +1,11 @@
-"""`behaviorlab` command line: run, validate, envs, algorithms, report, compare, rank, local-cluster, data."""
+"""`behaviorlab` command line: run, validate, eval, envs, algorithms, report, compare, rank, local-cluster, data."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -66,7 +67,55 @@ def _run(args) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(stopped.exit_code)
+    _exit_at_once_on_signals()
     return 1 if outcome.num_errors else 0
+
+
+def _exit_at_once_on_signals() -> None:
+    """After the run: everything is saved, so a signal during Ray's shutdown ends the process
+    with 128 + the signal, not with a KeyboardInterrupt traceback from an atexit hook."""
+    def exit_now(signum, frame):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(128 + signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, exit_now)
+
+
+def _eval(args) -> int:
+    from behaviorlab.envs import EnvConfigError
+    from behaviorlab.platform.policy import PolicyError, evaluate_episodes, evaluation_env_config, load_policy
+
+    try:
+        policy = load_policy(args.run)
+        env_id = policy.env_id
+        if not env_id:
+            raise PolicyError(f"{policy.checkpoint}: its trial has no params.json naming the env; "
+                              "evaluate a checkpoint inside a trial directory")
+        env_config, wrappers = evaluation_env_config(env_id, policy.run_config.get("env_config"))
+        print(f"policy: {policy.checkpoint}\nenv: {env_id}: {wrappers}", flush=True)
+        episodes = evaluate_episodes(policy, env_id, args.episodes, greedy=args.deterministic, seed=args.seed,
+                                     env_config=env_config, video_dir=args.video)
+    except (PolicyError, EnvConfigError, ImportError) as error:
+        return _fail(str(error))
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    returns = episodes.returns
+    actions = "greedy" if args.deterministic else "sampled"
+    print(f"{args.episodes} episodes (seeds {args.seed}..{args.seed + args.episodes - 1}, {actions} actions): "
+          f"return {returns.mean():.2f} ± {returns.std():.2f} (std over episodes; min {returns.min():.2f}, "
+          f"max {returns.max():.2f})")
+    if episodes.successes is not None:
+        print(f"success rate {episodes.successes.mean():.2f} ({int(episodes.successes.sum())} of {args.episodes})")
+    if env_id.startswith("ALE/"):
+        from behaviorlab.envs.atari_scores import hns
+
+        print(f"human-normalised score of the mean return: {hns(env_id, float(returns.mean())):.3f}")
+    if args.video:
+        print(f"videos: {Path(args.video) / 'eval-episode-*.mp4'}")
+    return 0
 
 
 def _envs(args) -> int:
@@ -317,6 +366,18 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("files", nargs="+", help="experiment YAML files")
     _add_set_argument(validate)
     validate.set_defaults(func=_validate)
+
+    evaluate = sub.add_parser("eval", help="play a trained policy on the env it was trained on: mean ± std return "
+                                           "(success rate, HNS for Atari), optionally mp4 videos")
+    evaluate.add_argument("run", help="a run directory printed by `behaviorlab run` (its best trial's newest "
+                                      "checkpoint), a trial directory (its newest checkpoint) or a checkpoint_* directory")
+    evaluate.add_argument("--episodes", type=_positive_int, default=10, help="episodes to play (default 10)")
+    evaluate.add_argument("--deterministic", action="store_true",
+                          help="act with the mode of the policy's action distribution (default: sample from it)")
+    evaluate.add_argument("--video", metavar="DIR", help="also write one mp4 per episode to DIR "
+                                                         "(gymnasium's RecordVideo; episodes then play one at a time)")
+    evaluate.add_argument("--seed", type=int, default=0, help="episode i is reset with seed SEED + i (default 0)")
+    evaluate.set_defaults(func=_eval)
 
     envs = sub.add_parser("envs", help="list registered envs")
     envs.add_argument("--family", help="only this family (atari, babyai, classic control, crafter, minatar, mujoco, navigation)")

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 SPEC = """\
 algorithm: PPO
 env: CartPole-v1
-config: {{train_batch_size_per_learner: 500, minibatch_size: 250, num_epochs: 2}}
+config: {{train_batch_size_per_learner: 500, minibatch_size: 250, num_epochs: 2, min_time_s_per_iteration: {seconds}}}
 resources: {{num_env_runners: 1}}
 logging: {{wandb: {{mode: {wandb}}}, tensorboard: false}}
 stop: {{iterations: {iterations}}}
@@ -30,11 +30,14 @@ checkpoint: {{every: 1}}
 """
 CLI = [sys.executable, "-m", "behaviorlab.platform.cli"]
 STOP_WITHIN_S = 30  # the run's own budget is 12 s; CI machines are slow
+# Iterations of at least a second: on a fast machine six plain ones took 4 s and ended before the
+# signal was sent.
+SIGNALLED = {"iterations": 12, "seconds": 1}
 
 
-def _write_spec(tmp_path: Path, name: str, wandb: str = "disabled", iterations: int = 6) -> Path:
+def _write_spec(tmp_path: Path, name: str, wandb: str = "disabled", iterations: int = 6, seconds: int = 0) -> Path:
     spec = tmp_path / f"{name}.yaml"
-    spec.write_text(SPEC.format(wandb=wandb, iterations=iterations))
+    spec.write_text(SPEC.format(wandb=wandb, iterations=iterations, seconds=seconds))
     return spec
 
 
@@ -88,7 +91,7 @@ def test_ctrl_c_with_wandb_stops_in_seconds_and_the_printed_command_resumes(tmp_
     """SIGINT to the process group (a terminal's Ctrl-C), wandb offline (the default): it used to
     hang > 150 s in wandb's cleanup and exit 0 with a normal summary."""
     env = cli_env(tmp_path / "results")
-    spec = _write_spec(tmp_path, "ctrlc", wandb="offline")
+    spec = _write_spec(tmp_path, "ctrlc", wandb="offline", **SIGNALLED)
     proc, seconds, output, listening = _start_and_signal(spec, env, rows=2, sig=signal.SIGINT, whole_group=True)
     assert proc.returncode == 130, output[-3000:]
     assert seconds < STOP_WITHIN_S, (seconds, output[-3000:])
@@ -99,7 +102,7 @@ def test_ctrl_c_with_wandb_stops_in_seconds_and_the_printed_command_resumes(tmp_
 
     resumed = _resume_as_printed(output, env)
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-3000:]
-    assert _rows(exp_dir) == list(range(1, 7))  # rows before the interrupt kept, none missing
+    assert _rows(exp_dir) == list(range(1, SIGNALLED["iterations"] + 1))  # rows before the interrupt kept, none missing
     first_resumed = int(next(l for l in resumed.stdout.splitlines() if "| iter" in l).split("| iter")[1].split()[0])
     assert first_resumed > 1  # from the checkpoint, not from the start
     assert list(exp_dir.glob("trial_*/wandb/offline-run-*/run-*.wandb"))
@@ -109,7 +112,7 @@ def test_ctrl_c_with_wandb_stops_in_seconds_and_the_printed_command_resumes(tmp_
 
 def test_sigterm_to_the_driver_exits_143_without_a_stack_dump(tmp_path):
     env = cli_env(tmp_path / "results")
-    spec = _write_spec(tmp_path, "term")
+    spec = _write_spec(tmp_path, "term", **SIGNALLED)
     proc, seconds, output, _ = _start_and_signal(spec, env, rows=1, sig=signal.SIGTERM, whole_group=False)
     assert proc.returncode == 143, output[-3000:]
     assert seconds < STOP_WITHIN_S, (seconds, output[-3000:])
