@@ -6,13 +6,16 @@ returns a `Policy` acting greedily (the mode of its action distribution) or by s
 Only the policy RLModule (`default_policy`) is loaded from the checkpoint's learner state: no Ray, no
 env runners, no learner-only modules (a GAIL discriminator stays on disk). Actions come out as the
 env takes them: a policy trained with RLlib's `normalize_actions` (the default) acts in [-1, 1] and
-is rescaled to the env's Box here as RLlib's EnvRunners do.
+is rescaled to the env's Box here as RLlib's EnvRunners do. `evaluate_episodes` plays a policy on
+the env it was trained on (Atari's life-loss and reward-sign options switched off, see
+`evaluation_env_config`), optionally recording mp4 files with gymnasium's RecordVideo.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,21 +193,110 @@ def rollout(env: gym.Env, act: Callable[[Any], Any], seed: int | None = None) ->
             return Rollout(observations, actions, rewards, bool(terminated))
 
 
+# Atari options that change what an episode scores (life loss ends it, rewards become their sign):
+# training may use them, an evaluation reports the game's own score.
+SCORE_CHANGING_ATARI_OPTIONS = {"episodic_life": False, "clip_rewards": False}
+
+
+def evaluation_env_config(env_id: str, env_config: dict | None) -> tuple[dict, str]:
+    """The run's env_config with the training-only options that change the score switched off, and a
+    line saying which wrappers stay (the policy needs its observation preprocessing)."""
+    config = dict(env_config or {})
+    if not env_id.startswith("ALE/"):
+        return config, "the env and env_config the policy was trained with"
+    import inspect
+
+    from behaviorlab.envs.atari import make_atari
+
+    settings = {name: param.default for name, param in inspect.signature(make_atari).parameters.items()
+                if param.kind is param.KEYWORD_ONLY and name != "render_mode"}
+    settings.update(config)
+    config.update(SCORE_CHANGING_ATARI_OPTIONS)
+    if not settings["preprocess"]:
+        return config, "the plain ALE env (no preprocessing), as trained"
+    kept = ", ".join(f"{name}={value}" for name, value in settings.items()
+                     if name not in SCORE_CHANGING_ATARI_OPTIONS and name != "preprocess")
+    off = ", ".join(f"{name}" for name in SCORE_CHANGING_ATARI_OPTIONS if settings[name])
+    return config, f"Atari preprocessing kept ({kept}); " + (f"switched off: {off}" if off else
+                                                             "no life-loss or reward-sign wrapper")
+
+
+def episode_success(env_id: str, info: dict, terminated: bool, last_reward: float) -> bool | None:
+    """Whether an episode succeeded, where the env says: gymnasium's `is_success` (or `success`) in
+    the last info, BabyAI's positive reward on termination; None for envs with no notion of success."""
+    for key in ("is_success", "success"):
+        if key in info:
+            return bool(info[key])
+    if env_id.startswith("BabyAI-"):
+        return terminated and last_reward > 0
+    return None
+
+
+@dataclass
+class Episodes:
+    returns: np.ndarray
+    successes: np.ndarray | None  # one bool per episode, None when the env reports no success
+
+
+def evaluate_episodes(policy: Policy, env_id: str, episodes: int, *, greedy: bool = True, seed: int = 0,
+                      env_config: dict | None = None, video_dir: str | Path | None = None) -> Episodes:
+    """`episodes` episodes, episode i reset with seed `seed + i`. Played side by side (one batched
+    forward pass per step), or one after another into `video_dir` as `eval-episode-i.mp4` (gymnasium's
+    RecordVideo, which keeps an episode's frames in memory until it ends)."""
+    from behaviorlab.envs import EnvConfigError, check_env_config, make_env
+
+    width = 1 if video_dir is not None else episodes
+    config = {**(env_config or {}), **({"render_mode": "rgb_array"} if video_dir is not None else {})}
+    if video_dir is not None:
+        try:
+            check_env_config(env_id, {"render_mode": "rgb_array"})
+        except EnvConfigError:
+            raise PolicyError(f"{env_id}: cannot record video, its creator takes no render_mode; "
+                              "evaluate without --video") from None
+    envs = [make_env(env_id, config) for _ in range(width)]
+    policy.check_env(envs[0], env_id)
+    if video_dir is not None:
+        envs = [_record_video(envs[0], env_id, Path(video_dir))]
+    returns, successes = np.zeros(episodes), []
+    try:
+        for start in range(0, episodes, width):
+            group = range(start, min(start + width, episodes))
+            obs = {i: envs[i - start].reset(seed=seed + i)[0] for i in group}
+            alive = set(group)
+            while alive:
+                running = sorted(alive)
+                actions = policy.act_batch(np.stack([obs[i] for i in running]), greedy)
+                for i, action in zip(running, actions):
+                    obs[i], reward, terminated, truncated, info = envs[i - start].step(
+                        action.item() if action.ndim == 0 else action)
+                    returns[i] += reward
+                    if terminated or truncated:
+                        alive.discard(i)
+                        successes.append(episode_success(env_id, info, terminated, float(reward)))
+    finally:
+        for env in envs:
+            env.close()  # RecordVideo writes the last episode's file here
+    known = None not in successes
+    return Episodes(returns, np.array(successes, bool) if known and successes else None)
+
+
+def _record_video(env: gym.Env, env_id: str, video_dir: Path) -> gym.Env:
+    if env.render_mode != "rgb_array":
+        raise PolicyError(f"{env_id}: cannot record video, the env does not render rgb_array frames "
+                          f"(its render_mode is {env.render_mode!r}); evaluate without --video")
+    # Off-screen frames: pygame-rendered envs (classic control) otherwise probe for a display and a
+    # sound card and print errors about both.
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    try:
+        return gym.wrappers.RecordVideo(env, str(video_dir), name_prefix="eval", episode_trigger=lambda _: True,
+                                        disable_logger=True)
+    except gym.error.DependencyNotInstalled:
+        raise PolicyError("--video needs the moviepy package (gymnasium's RecordVideo writes mp4 with it): "
+                          "pip install 'behaviorlab[video]'") from None
+
+
 def evaluate(policy: Policy, env_id: str, episodes: int, *, greedy: bool = True, seed: int = 0,
              env_config: dict | None = None) -> np.ndarray:
-    """Returns of `episodes` episodes played side by side (one batched forward pass per step),
-    episode i in its own env reset with seed `seed + i`."""
-    from behaviorlab.envs import make_env
-
-    envs = [make_env(env_id, env_config) for _ in range(episodes)]
-    policy.check_env(envs[0], env_id)
-    obs = [env.reset(seed=seed + i)[0] for i, env in enumerate(envs)]
-    returns, alive = np.zeros(episodes), np.ones(episodes, bool)
-    while alive.any():
-        running = np.flatnonzero(alive)
-        actions = policy.act_batch(np.stack([obs[i] for i in running]), greedy)
-        for i, action in zip(running, actions):
-            obs[i], reward, terminated, truncated, _ = envs[i].step(action.item() if action.ndim == 0 else action)
-            returns[i] += reward
-            alive[i] = not (terminated or truncated)
-    return returns
+    """Returns of `episodes` episodes played side by side, episode i reset with seed `seed + i`."""
+    return evaluate_episodes(policy, env_id, episodes, greedy=greedy, seed=seed, env_config=env_config).returns

@@ -38,3 +38,14 @@ def local_ray():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory):
+    """A PPO CartPole-v1 run of 2 iterations (`run --smoke`): a real run directory with a checkpoint,
+    shared by the tests that load policies (data collect --policy, eval)."""
+    results = tmp_path_factory.mktemp("results")
+    done = subprocess.run([sys.executable, "-m", "behaviorlab.platform.cli", "run", "experiments/ppo/cartpole.yaml",
+                           "--smoke"], cwd=REPO, env=cli_env(results), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return results / "ppo-cartpole-smoke"

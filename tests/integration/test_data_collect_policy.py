@@ -10,21 +10,6 @@ import pytest
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
-    """A PPO CartPole-v1 run of 2 iterations (`run --smoke`): a real run directory with a checkpoint."""
-    import subprocess
-    import sys
-
-    from tests.integration.conftest import REPO, cli_env
-
-    results = tmp_path_factory.mktemp("results")
-    done = subprocess.run([sys.executable, "-m", "behaviorlab.platform.cli", "run", "experiments/ppo/cartpole.yaml",
-                           "--smoke"], cwd=REPO, env=cli_env(results), capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return results / "ppo-cartpole-smoke"
-
-
 def test_collect_records_the_policys_episodes_with_their_returns(trained_run, tmp_path, run_cli):
     out = tmp_path / "demos"
     done = run_cli("data", "collect", "--policy", trained_run, "--env", "seals/CartPole-v0", "--episodes", 2,
