@@ -609,29 +609,50 @@ def check_trial_fits(spec: ExperimentSpec) -> None:
                 f"num_learners / num_gpus_per_learner in the spec, or run on a bigger cluster with --address")
 
 
-def _final_metric(result, metric: str) -> float | None:
-    """The last finite value (an iteration in which no episode ended reports a NaN return), read
-    from result.json on whichever filesystem holds the trial."""
+def _read_trial(result) -> Trial | None:
+    """A finished trial's rows and parameters, read from result.json on whichever filesystem holds it."""
+    from behaviorlab.platform.results import flatten
+
     try:
         with result.filesystem.open_input_stream(f"{result.path}/result.json") as stream:
             rows = parse_result_lines(stream.read().decode().splitlines())
     except (FileNotFoundError, OSError):
         return None
-    return Trial(result.path.rsplit("/", 1)[-1], {}, rows).final(metric)
+    return Trial(result.path.rsplit("/", 1)[-1], flatten(result.config or {}), rows)
+
+
+def mean_std_text(values: list[float]) -> str:
+    """`mean ± std over n seeds (min .., max ..)`, the sample std as in the report's tables; one value alone."""
+    import statistics
+
+    if len(values) == 1:
+        return f"{values[0]:.4g} (1 seed)"
+    return (f"{statistics.mean(values):.4g} ± {statistics.stdev(values):.3g} over {len(values)} seeds "
+            f"(min {min(values):.4g}, max {max(values):.4g})")
 
 
 def _print_summary(spec: ExperimentSpec, exp_dir: str, results, *, remote: bool) -> None:
+    """Per configuration the final metric's mean ± std over its seeds (a configuration's trials
+    differ only in their seed), then the best configuration and the best trial."""
+    from behaviorlab.platform.report import Experiment, best_group
+
     metric = result_key(spec.tune.metric)
     print(f"\nresults: {exp_dir}")
-    best, best_value = None, None
-    for result in results:
-        value = _final_metric(result, metric)
-        if value is None:
-            continue
-        if best_value is None or (value > best_value if spec.tune.mode == "max" else value < best_value):
-            best, best_value = result, value
-    if best is not None:
-        print(f"best trial: {best.path.rsplit('/', 1)[-1]}  final {spec.tune.metric} = {best_value:.4g}")
+    trials = [trial for trial in map(_read_trial, results) if trial is not None]
+    experiment = Experiment(Path(exp_dir), trials, spec.model_dump())
+    groups = experiment.groups() if trials else {}
+    for label, group in groups.items():
+        finals = [value for value in (trial.final(metric) for trial in group) if value is not None]
+        if finals:
+            print(f"{label + ': ' if len(groups) > 1 else ''}final {spec.tune.metric} = {mean_std_text(finals)}")
+    best_config = best_group(experiment, metric) if len(groups) > 1 else None
+    if best_config:
+        print(f"best configuration: {best_config[0]} ({best_config[1]})")
+    sign = 1 if spec.tune.mode == "max" else -1
+    scored = [(sign * value, trial.name, value) for trial in trials if (value := trial.final(metric)) is not None]
+    if scored:
+        _, name, value = max(scored)
+        print(f"best trial: {name}  final {spec.tune.metric} = {value:.4g}")
     else:
         print(f"no trial reported {spec.tune.metric}")
     if results.errors:
