@@ -171,6 +171,10 @@ def test_goal_prior_kl_pulls_the_high_level_policy_towards_the_prior(local_ray, 
         config.training(replay_ratio=2, replay_start=100).reporting(min_sample_timesteps_per_iteration=400)
     algo = config.build_algo()
     try:
+        if algorithm == "PTGM":  # the KL enters the rewards before GAE computes returns from them
+            pieces = [type(piece).__name__ for piece in algo.learner_group._learner._learner_connector.connectors]
+            assert pieces[-2:] == ["GoalPriorRewardPiece", "GeneralAdvantageEstimation"], pieces
+
         def prefers_action_0() -> float:
             logits = algo.get_module().forward_inference({"obs": torch.zeros(1, 4)})["action_dist_inputs"]
             return float(torch.softmax(logits, -1)[0, 0])

@@ -20,11 +20,12 @@ from behaviorlab.algorithms.ptgm.goals import (
     nearest_code,
     save_codebook,
 )
-from behaviorlab.algorithms.ptgm.losses import kl_penalty
+from behaviorlab.algorithms.ptgm.losses import goal_prior_reward, kl_penalty
 from behaviorlab.algorithms.ptgm.models import GoalConditionedPolicy, load_model
 from behaviorlab.algorithms.ptgm.pretrain import (
     fit_goals,
     load_transitions,
+    sample_goal_steps,
     train_low_level,
     train_prior,
 )
@@ -113,6 +114,29 @@ def test_kl_penalty_sign_and_direction():
     assert -λ * kl_penalty(prior, policy) < -λ * kl_penalty(prior, closer) < 0
     with pytest.raises(ValueError, match="direction"):
         kl_penalty(prior, policy, "forward")
+
+
+def test_goal_prior_reward_by_hand():
+    """prior [0.25, 0.75], policy [0.5, 0.5]: D_KL(π_p ‖ π_θ) = 0.25 ln 0.5 + 0.75 ln 1.5 = 0.130812,
+    D_KL(π_θ ‖ π_p) = 0.5 ln 2 + 0.5 ln(2/3) = 0.143841."""
+    prior_logits = torch.tensor([[0.0, np.log(3.0)], [1.0, 1.0]])
+    policy_logits = torch.tensor([[0.0, 0.0], [5.0, 5.0]])  # the second row: policy = prior
+    rewards = goal_prior_reward(torch.tensor([1.0, -2.0]), prior_logits, policy_logits, 0.5)
+    assert rewards.tolist() == pytest.approx([1.0 - 0.5 * 0.130812, -2.0], abs=1e-5)
+    reverse = goal_prior_reward(torch.tensor([1.0, -2.0]), prior_logits, policy_logits, 0.5, direction="policy_to_prior")
+    assert reverse.tolist() == pytest.approx([1.0 - 0.5 * 0.143841, -2.0], abs=1e-5)
+    # leading batch dims pass through (ACER's [B, T] segments)
+    assert goal_prior_reward(torch.zeros(3, 4), torch.zeros(3, 4, 2), torch.ones(3, 4, 2), 1.0).shape == (3, 4)
+
+
+def test_goal_steps_are_distinct_and_uniform_over_states():
+    rng = np.random.default_rng(0)
+    chosen = sample_goal_steps(1000, 300, rng)
+    assert len(np.unique(chosen)) == 300 and chosen.min() >= 0 and chosen.max() < 1000
+    # Episodes of 10 steps: about 10 % of the goals are last steps (relabelled, clipped futures gave most).
+    counts = [np.isin(sample_goal_steps(1000, 300, rng) % 10, [9]).mean() for _ in range(50)]
+    assert np.mean(counts) == pytest.approx(0.1, abs=0.01)
+    assert len(sample_goal_steps(20, 300, rng)) == 20  # fewer states than goals asked: all of them
 
 
 def _tiny_dataset(path, episodes=30, length=6, seed=0):
@@ -240,3 +264,23 @@ def test_classifier_free_guidance_extrapolates_away_from_the_goal_free_logits():
     assert torch.allclose(guided, with_goal + 1.5 * (with_goal - without_goal))
     with pytest.raises(ValueError, match="guidance"):
         SampledLowLevelPolicy(model, guidance=-1.0)
+
+
+def test_goal_prior_reward_piece_shapes_real_steps_only():
+    """PPO's learner connector piece: r − α·KL on real steps; the padding step keeps its reward."""
+    from types import SimpleNamespace
+
+    from ray.rllib.core.columns import Columns
+
+    from behaviorlab.algorithms.ptgm.learner import GoalPriorKLMixin, GoalPriorRewardPiece
+
+    learner = GoalPriorKLMixin()
+    learner._goal_prior = lambda obs: torch.tensor([0.0, np.log(3.0)]).expand(len(obs), 2)
+    config = SimpleNamespace(goal_prior_kl_coeff=0.5, goal_prior_kl_direction="prior_to_policy")
+    learner.config = SimpleNamespace(get_config_for_module=lambda module_id: config)
+    batch = {"default_policy": {Columns.REWARDS: torch.tensor([1.0, 1.0, 0.0]), Columns.OBS: torch.zeros(3, 4),
+                                Columns.ACTION_DIST_INPUTS: torch.zeros(3, 2),
+                                Columns.LOSS_MASK: torch.tensor([True, True, False])}}
+    out = GoalPriorRewardPiece(learner=learner)(rl_module=None, batch=batch, episodes=[])
+    expected = 1.0 - 0.5 * 0.130812
+    assert out["default_policy"][Columns.REWARDS].tolist() == pytest.approx([expected, expected, 0.0], abs=1e-5)

@@ -15,6 +15,8 @@ from behaviorlab.algorithms.acer.config import ACERConfig
 from behaviorlab.algorithms.ptgm.callbacks import PTGMCallbacks
 from behaviorlab.algorithms.ptgm.losses import KL_DIRECTIONS
 
+KL_PLACEMENTS = ("reward", "loss")
+
 
 class GoalPriorConfigMixin:
     """The goal-prior fields, set through `.training(...)` or a spec's `config:`:
@@ -24,6 +26,8 @@ class GoalPriorConfigMixin:
     - `goal_prior_kl_coeff` (λ, default 0.05, the paper's Minecraft value): weight of the KL term.
     - `goal_prior_kl_direction` ("prior_to_policy", default: the paper's D_KL(π_p ‖ π_θ); or
       "policy_to_prior").
+    - `goal_prior_kl_in` ("reward", default: the paper's per-step reward r − λ·KL, plus the KL's
+      direct gradient in the loss; "loss": the direct gradient only, no KL in the returns).
     The env is the goal-code env (`behaviorlab.algorithms.ptgm.env:make_goal_code_env`).
     `validate` adds `PTGMCallbacks` (low-level env steps, episode success; see callbacks.py) to
     whatever callbacks are set.
@@ -34,9 +38,11 @@ class GoalPriorConfigMixin:
         self.goal_prior_path = ""
         self.goal_prior_kl_coeff = 0.05
         self.goal_prior_kl_direction = "prior_to_policy"
+        self.goal_prior_kl_in = "reward"
 
     def training(self, *, goal_prior_path: str = NotProvided, goal_prior_kl_coeff: float = NotProvided,
-                 goal_prior_kl_direction: str = NotProvided, **kwargs) -> Self:
+                 goal_prior_kl_direction: str = NotProvided, goal_prior_kl_in: str = NotProvided,
+                 **kwargs) -> Self:
         super().training(**kwargs)
         if goal_prior_path is not NotProvided:
             self.goal_prior_path = goal_prior_path
@@ -44,6 +50,8 @@ class GoalPriorConfigMixin:
             self.goal_prior_kl_coeff = goal_prior_kl_coeff
         if goal_prior_kl_direction is not NotProvided:
             self.goal_prior_kl_direction = goal_prior_kl_direction
+        if goal_prior_kl_in is not NotProvided:
+            self.goal_prior_kl_in = goal_prior_kl_in
         return self
 
     def missing_inputs(self) -> dict[str, tuple[str, str]]:
@@ -63,6 +71,8 @@ class GoalPriorConfigMixin:
         if self.goal_prior_kl_direction not in KL_DIRECTIONS:
             self._value_error(f"goal_prior_kl_direction must be one of {KL_DIRECTIONS}, not "
                               f"{self.goal_prior_kl_direction!r}")
+        if self.goal_prior_kl_in not in KL_PLACEMENTS:
+            self._value_error(f"goal_prior_kl_in must be one of {KL_PLACEMENTS}, not {self.goal_prior_kl_in!r}")
         if self.goal_prior_kl_coeff < 0:
             self._value_error(f"goal_prior_kl_coeff must be >= 0, not {self.goal_prior_kl_coeff}")
         # Compose with callbacks set elsewhere (e.g. by the platform) instead of replacing them.

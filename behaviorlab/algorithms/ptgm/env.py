@@ -2,7 +2,7 @@
 
 Reward of one high-level step = the sum of the env rewards of its low-level steps. The −λ·KL
 part of PTGM's per-step reward is not added here: it needs the high-level policy's probabilities,
-which the env never sees; the PTGM learner adds it to PPO's loss (see learner.py).
+which the env never sees; the PTGM learners add it to the rewards (see learner.py).
 """
 
 from __future__ import annotations

@@ -1,24 +1,29 @@
-"""The high-level learners (PPO's, ACER's) plus λ·KL(π_p(·|s), π_θ(·|s)) in the loss.
+"""The high-level learners (PPO's, ACER's) with PTGM's goal-prior KL.
 
-Why in the loss rather than in the reward: the paper's per-step reward is Σ r − λ·KL(s), where
-the KL depends on π_θ's whole distribution at s, not on the sampled code. Added to the loss, its
-gradient pulls π_θ(·|s) towards the prior at every visited state directly (as PPO's entropy
-bonus does); as a reward it would only reach π_θ through the advantage of the sampled code. The
-effect of the KL on future states' returns is dropped (the standard "KL-regularised policy loss"
-simplification, as in SAC-style or KL-constrained PPO). In ACER the term is added after the
-trust-region projection, so δ does not bound the step it takes (fine at λ = 0.05; a large λ can
-move the policy further than δ). π_p is frozen and loaded from `goal_prior_path` on the learner.
+The paper's per-step reward is Σ r − α·KL(π_p(·|s) ‖ π_θ(·|s)) (`goal_prior_kl_in: reward`, the
+default): the KL enters the rewards, so returns and values carry the KL the high level will pay at
+later states. That reward depends on θ itself, so its gradient also has a direct part, −α·∇KL(s)
+at every visited state, which the score-function (advantage) estimator does not produce; the
+loss adds it (as soft actor-critic adds the entropy's). `goal_prior_kl_in: loss` keeps only that
+direct part: the KL-regularised policy loss, without the KL in the returns.
+PPO: the KL enters the rewards in a learner connector piece before GAE, with the logits that
+acted (on-policy). ACER: replayed steps were acted by older policies, so the KL is computed with
+the current logits (detached) inside the loss, before Retrace. In ACER the direct term is added
+after the trust-region projection, so δ does not bound the step it takes (fine at α = 0.05).
+π_p is frozen and loaded from `goal_prior_path` on the learner.
 """
 
 from __future__ import annotations
 
 import torch
 from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
+from ray.rllib.connectors.connector_v2 import ConnectorV2
+from ray.rllib.connectors.learner import GeneralAdvantageEstimation
 from ray.rllib.core.columns import Columns
 
 from behaviorlab.algorithms.acer.learner import ACERTorchLearner
-from behaviorlab.algorithms.common.segments import MASK
-from behaviorlab.algorithms.ptgm.losses import kl_penalty
+from behaviorlab.algorithms.common.segments import MASK, REWARDS
+from behaviorlab.algorithms.ptgm.losses import goal_prior_reward, kl_penalty
 from behaviorlab.algorithms.ptgm.models import load_model
 
 
@@ -30,6 +35,12 @@ class GoalPriorKLMixin:
         prior, _ = load_model(self.config.goal_prior_path)
         self._goal_prior = prior.to(self._device).requires_grad_(False)
 
+    def goal_prior_rewards(self, config, rewards, obs, logits) -> torch.Tensor:
+        """`rewards` with α·KL subtracted (shapes [...], obs [..., D], logits [..., K])."""
+        with torch.no_grad():
+            return goal_prior_reward(rewards, self._goal_prior(obs.float()), logits.detach(),
+                                     config.goal_prior_kl_coeff, direction=config.goal_prior_kl_direction)
+
     def goal_prior_kl_term(self, module_id, config, obs, logits, mask) -> torch.Tensor:
         """λ · mean KL over the states where `mask` is true; logs the mean KL."""
         with torch.no_grad():
@@ -39,7 +50,31 @@ class GoalPriorKLMixin:
         return config.goal_prior_kl_coeff * kl.mean()
 
 
+class GoalPriorRewardPiece(ConnectorV2):
+    """Subtracts α·KL(π_p ‖ π_θ) from each real step's reward before GAE (PPO's padding step keeps
+    its zero reward)."""
+
+    def __init__(self, input_observation_space=None, input_action_space=None, *, learner=None, **kwargs):
+        super().__init__(input_observation_space, input_action_space, **kwargs)
+        self._learner = learner
+
+    def __call__(self, *, rl_module, batch, episodes, **kwargs):
+        for module_id, module_batch in batch.items():
+            config = self._learner.config.get_config_for_module(module_id)
+            rewards = module_batch[Columns.REWARDS]
+            shaped = self._learner.goal_prior_rewards(config, rewards, module_batch[Columns.OBS],
+                                                      module_batch[Columns.ACTION_DIST_INPUTS])
+            mask = module_batch.get(Columns.LOSS_MASK)
+            module_batch[Columns.REWARDS] = shaped if mask is None else torch.where(mask.bool(), shaped, rewards)
+        return batch
+
+
 class PTGMLearner(GoalPriorKLMixin, PPOTorchLearner):
+    def build(self) -> None:
+        super().build()
+        if self.config.goal_prior_kl_in == "reward":
+            self._learner_connector.insert_before(GeneralAdvantageEstimation, GoalPriorRewardPiece(learner=self))
+
     def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
         loss = super().compute_loss_for_module(module_id=module_id, config=config, batch=batch, fwd_out=fwd_out)
         logits = fwd_out[Columns.ACTION_DIST_INPUTS]
@@ -51,8 +86,10 @@ class PTGMLearner(GoalPriorKLMixin, PPOTorchLearner):
 
 class PTGMACERLearner(GoalPriorKLMixin, ACERTorchLearner):
     def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
-        loss = super().compute_loss_for_module(module_id=module_id, config=config, batch=batch, fwd_out=fwd_out)
         # Segments hold T+1 observations (the last only bootstraps) and padding where MASK is 0.
         obs = batch[Columns.OBS][:, :-1]
         logits = fwd_out[Columns.ACTION_DIST_INPUTS][:, :-1]
+        if config.goal_prior_kl_in == "reward":
+            batch = {**batch, REWARDS: self.goal_prior_rewards(config, batch[REWARDS], obs, logits)}
+        loss = super().compute_loss_for_module(module_id=module_id, config=config, batch=batch, fwd_out=fwd_out)
         return loss + self.goal_prior_kl_term(module_id, config, obs, logits, batch[MASK].bool())

@@ -25,3 +25,15 @@ def kl_penalty(prior_probs: torch.Tensor, policy_probs: torch.Tensor, direction:
     else:
         raise ValueError(f"kl_penalty: direction must be one of {KL_DIRECTIONS}, not {direction!r}")
     return torch.sum(p * (torch.log(p + _EPS) - torch.log(q + _EPS)), dim=-1)
+
+
+def goal_prior_reward(task_reward: torch.Tensor, prior_logits: torch.Tensor, policy_logits: torch.Tensor,
+                      alpha: float, *, direction: str = "prior_to_policy") -> torch.Tensor:
+    """PTGM's per-step high-level reward (Yuan et al. 2024, "goal prior reward"):
+    task_reward − alpha · D_KL(softmax(prior_logits) ‖ softmax(policy_logits)).
+
+    Shapes: task_reward [...], logits [..., K] → [...]. `direction="policy_to_prior"` uses
+    D_KL(π_θ ‖ π_p) instead.
+    """
+    kl = kl_penalty(torch.softmax(prior_logits, -1), torch.softmax(policy_logits, -1), direction)
+    return task_reward - alpha * kl
