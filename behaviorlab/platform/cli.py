@@ -10,6 +10,12 @@ import sys
 from pathlib import Path
 
 EXIT_BAD_INPUT = 2
+# What `env:` takes besides the listed ids (`behaviorlab envs` and its --help).
+ENV_FORMS = """also: any other gymnasium id (Taxi-v3, FrozenLake-v1, one you register with gym.register), and
+  env: my_pkg:MyEnv-v0    gymnasium's module:EnvId: imports my_pkg (which registers MyEnv-v0), then
+                          gym.make("MyEnv-v0") with its registered time limit and wrappers
+  env: my_pkg.envs:MyEnv  module:Class: a gymnasium.Env class, or a function of **env_config returning one
+my_pkg is imported from the working directory too; Discrete/Tuple observations are one-hot flattened."""
 
 
 def _fail(message: str) -> int:
@@ -123,13 +129,15 @@ def _envs(args) -> int:
 
     envs = registered_envs()
     families = sorted(set(envs.values()))
+    if args.family and args.family not in families:
+        return _fail(f"envs --family {args.family}: no such family; valid: {', '.join(families)}")
     for family in families:
         if args.family and family != args.family:
             continue
         ids = sorted(env_id for env_id, f in envs.items() if f == family)
         print(f"{family} ({len(ids)}):")
         print("  " + "\n  ".join(ids))
-    print("custom envs: env: package.module:Factory (a gymnasium.Env class or a function of **env_config)")
+    print(ENV_FORMS)
     return 0
 
 
@@ -379,15 +387,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=0, help="episode i is reset with seed SEED + i (default 0)")
     evaluate.set_defaults(func=_eval)
 
-    envs = sub.add_parser("envs", help="list registered envs")
-    envs.add_argument("--family", help="only this family (atari, babyai, classic control, crafter, minatar, mujoco, navigation)")
+    envs = sub.add_parser("envs", help="list registered env ids by family (Atari, MuJoCo, MinAtar, BabyAI, Crafter, "
+                                       "seals, ...) and the module:EnvId / module:Class forms",
+                          epilog=ENV_FORMS, formatter_class=argparse.RawDescriptionHelpFormatter)
+    envs.add_argument("--family", help="only this family, e.g. atari, babyai, causal confusion, classic control, "
+                                       "crafter, minatar, mujoco, navigation, seals, value-based testbed")
     envs.set_defaults(func=_envs)
 
     algorithms = sub.add_parser("algorithms", help="list registered algorithms")
     algorithms.set_defaults(func=_algorithms)
 
     report = sub.add_parser("report", help="curves (PNG) and tables (markdown, CSV) from a results directory")
-    report.add_argument("dir")
+    report.add_argument("dir", help="an experiment directory printed by `behaviorlab run`")
     report.add_argument("--metric", default="episode_return_mean", help="friendly name or result key")
     report.add_argument("--threshold", type=float, help="also tabulate env steps and wall time to reach this metric value")
     report.add_argument("--out", help="output directory (default DIR/report)")
@@ -396,9 +407,10 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(func=_report)
 
     compare = sub.add_parser("compare", help="several experiments on one plot and table")
-    compare.add_argument("dirs", nargs="+")
+    compare.add_argument("dirs", nargs="+", help="experiment directories printed by `behaviorlab run`")
     compare.add_argument("--out", default="comparison", help="output directory (default ./comparison)")
-    compare.add_argument("--metric", default="episode_return_mean")
+    compare.add_argument("--metric", default="episode_return_mean",
+                         help="friendly name or result key (default episode_return_mean)")
     compare.add_argument("--threshold", type=float, help="also tabulate env steps and wall time to reach this metric value")
     compare.add_argument("--smooth", type=_positive_int, default=1,
                          help="moving average over this many reports of each trial before averaging (default 1: none)")
@@ -408,15 +420,16 @@ def build_parser() -> argparse.ArgumentParser:
                                         "diagnostic) for a discrete-action DQN-family checkpoint")
     rank.add_argument("path", help="experiment or trial directory, or a checkpoint_* inside a trial")
     rank.add_argument("--states", type=int, default=512, help="visited states in the Q matrix (default 512)")
-    rank.add_argument("--seed", type=int, default=0)
+    rank.add_argument("--seed", type=int, default=0,
+                      help="seed of the episodes that visit the states and of the completion check (default 0)")
     rank.add_argument("--out", help="also write rank.json and spectrum.png to this directory")
     rank.set_defaults(func=_rank)
 
     local = sub.add_parser("local-cluster", help="start a multi-node Ray cluster on this machine, submit a spec "
                                                  "to it with `ray job submit`, show where actors ran, stop it")
     local.add_argument("file", help="experiment YAML inside this repository")
-    local.add_argument("--nodes", type=int, default=2)
-    local.add_argument("--cpus-per-node", type=int, default=1)
+    local.add_argument("--nodes", type=int, default=2, help="Ray nodes to start, head included (default 2)")
+    local.add_argument("--cpus-per-node", type=int, default=1, help="CPUs each node offers (default 1)")
     local.add_argument("--smoke", action="store_true", help="pass --smoke to the run")
     local.add_argument("--results-dir", help="where the job writes results (default as for `run`)")
     local.add_argument("--timeout", type=float, default=1800, help="seconds before the job is abandoned")
@@ -449,7 +462,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="--policy RUN: the mode of the policy's action distribution (default) or samples from "
                               "it; recorded in the dataset's attributes")
     collect.add_argument("--episodes", type=int, required=True, help="episodes the dataset should hold")
-    collect.add_argument("--seed", type=int, default=0)
+    collect.add_argument("--seed", type=int, default=0, help="collection seed: each episode's reset seed derives "
+                                                             "from it and the episode's index (default 0)")
     collect.add_argument("--max-episode-steps", type=int,
                          help="time limit (default: each BabyAI level's own; Crafter 1000)")
     collect.set_defaults(func=_data_collect)
@@ -466,7 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--actors", type=int, default=1, help="with --ray: actors, each holding one copy of the network")
     embed.set_defaults(func=_data_embed)
     info = data_sub.add_parser("info", help="episodes, steps, observation/action spec and size of a dataset")
-    info.add_argument("path")
+    info.add_argument("path", help="dataset directory")
     info.set_defaults(func=_data_info)
     return parser
 
