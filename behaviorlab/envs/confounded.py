@@ -14,8 +14,10 @@ see the slot: in CONFOUNDED it would be a true cause of its action).
 Registered ids: `Confounded-/Original-` × MountainCar-v0, CartPole-v1, Hopper-v5, and
 `RichStart-MountainCar-v0` (no slot) for experts and demonstrations. MountainCar's env_config:
 `rich_starts` (the official code's MountainCarRich: position ~ U(-1, 0.5), velocity ~ N(0, 0.07)
-clipped, for broad demonstrations) and `shaped_reward` (-1 + 0.5·height with height =
-0.45·sin(3·position) + 0.55 ∈ [0.1, 1]: the official expert's dense training reward)."""
+clipped, for broad demonstrations) and `shaping`, a dense reward for training an expert: "height"
+(-1 + 0.5·height, height = 0.45·sin(3·position) + 0.55 ∈ [0.1, 1]: the official expert's) or
+"energy" (-1 + γΦ(s') − Φ(s) with Φ = 10⁴·(v²/2 + 0.0025/3·sin(3·position)), the car's mechanical
+energy, γ = 0.99: potential-based, so the optimal policy is the true reward's — Ng et al. 1999)."""
 
 from __future__ import annotations
 
@@ -30,7 +32,8 @@ CAUSAL_CONFUSION_IDS: dict[str, tuple[str, str]] = {
     f"{mode.capitalize()}-{base}": (base, mode) for base in BASE_IDS for mode in MODES
 }
 RICH_START_ID = "RichStart-MountainCar-v0"
-MOUNTAIN_CAR_KWARGS = frozenset({"rich_starts", "shaped_reward", "max_episode_steps"})
+MOUNTAIN_CAR_KWARGS = frozenset({"rich_starts", "shaping", "max_episode_steps"})
+SHAPINGS = ("none", "height", "energy")
 
 
 def encode_action(action, action_space: gym.Space) -> np.ndarray:
@@ -105,32 +108,44 @@ class PreviousActionObservation(gym.Wrapper):
 
 
 class RichStartMountainCar(gym.Wrapper):
-    """MountainCar whose episodes start anywhere (`rich_starts`) and/or pay the dense reward
-    (`shaped_reward`); see the module docstring."""
+    """MountainCar whose episodes start anywhere (`rich_starts`) and/or pay a dense reward
+    (`shaping`); see the module docstring."""
 
-    def __init__(self, env: gym.Env, rich_starts: bool = True, shaped_reward: bool = False):
+    def __init__(self, env: gym.Env, rich_starts: bool = True, shaping: str = "none", gamma: float = 0.99):
         super().__init__(env)
-        self.rich_starts, self.shaped_reward = rich_starts, shaped_reward
+        if shaping not in SHAPINGS:
+            raise ValueError(f"MountainCar: shaping '{shaping}' is not one of {', '.join(SHAPINGS)}")
+        self.rich_starts, self.shaping, self.gamma = rich_starts, shaping, gamma
+        self._potential = 0.0
 
     def reset(self, **kwargs):
         obs, info = self.env.reset(**kwargs)
-        if not self.rich_starts:
-            return obs, info
-        car = self.env.unwrapped
-        velocity = np.clip(self.np_random.normal(0.0, 0.07), -car.max_speed, car.max_speed)
-        car.state = np.array([self.np_random.uniform(-1.0, 0.5), velocity])
-        return np.array(car.state, np.float32), info
+        if self.rich_starts:
+            car = self.env.unwrapped
+            velocity = np.clip(self.np_random.normal(0.0, 0.07), -car.max_speed, car.max_speed)
+            car.state = np.array([self.np_random.uniform(-1.0, 0.5), velocity])
+            obs = np.array(car.state, np.float32)
+        self._potential = energy_potential(obs)
+        return obs, info
 
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
-        if self.shaped_reward:
+        if self.shaping == "height":
             reward = -1.0 + 0.5 * (0.45 * np.sin(3.0 * obs[0]) + 0.55)
+        elif self.shaping == "energy":
+            potential = 0.0 if terminated else energy_potential(obs)  # Φ = 0 after the end keeps it policy-invariant
+            reward = float(reward) + self.gamma * potential - self._potential
+            self._potential = potential
         return obs, reward, terminated, truncated, info
 
 
-def make_mountain_car(rich_starts: bool = False, shaped_reward: bool = False, max_episode_steps: int = 200) -> gym.Env:
-    return RichStartMountainCar(gym.make("MountainCar-v0", max_episode_steps=max_episode_steps), rich_starts,
-                                shaped_reward)
+def energy_potential(obs) -> float:
+    """10⁴ × MountainCar's mechanical energy per unit mass (its gravity term is 0.0025·cos(3x))."""
+    return 1e4 * (0.5 * float(obs[1]) ** 2 + 0.0025 / 3.0 * np.sin(3.0 * float(obs[0])))
+
+
+def make_mountain_car(rich_starts: bool = False, shaping: str = "none", max_episode_steps: int = 200) -> gym.Env:
+    return RichStartMountainCar(gym.make("MountainCar-v0", max_episode_steps=max_episode_steps), rich_starts, shaping)
 
 
 def make_causal_confusion(env_id: str, **env_config) -> gym.Env:

@@ -66,12 +66,17 @@ def test_recorded_slots_match_the_wrapper():
 
 
 def test_rich_starts_and_shaped_reward():
-    env = make_env("RichStart-MountainCar-v0", {"shaped_reward": True})
+    env = make_env("RichStart-MountainCar-v0", {"shaping": "height"})
     starts = np.array([env.reset(seed=seed)[0] for seed in range(200)])
     assert -1.0 <= starts[:, 0].min() < -0.8 and 0.3 < starts[:, 0].max() <= 0.5
     assert np.abs(starts[:, 1]).max() <= 0.07 and starts[:, 1].std() > 0.03
     obs, reward, *_ = env.step(1)
     assert reward == pytest.approx(-1 + 0.5 * (0.45 * np.sin(3 * obs[0]) + 0.55))
+    energy = make_env("RichStart-MountainCar-v0", {"shaping": "energy"})
+    first = energy.reset(seed=0)[0]
+    second, reward, *_ = energy.step(2)
+    potential = lambda o: 1e4 * (0.5 * o[1] ** 2 + 0.0025 / 3 * np.sin(3 * o[0]))  # noqa: E731
+    assert reward == pytest.approx(-1 + 0.99 * potential(second) - potential(first))
     standard = make_env("Original-MountainCar-v0").reset(seed=0)[0]
     assert -0.6 <= standard[0] <= -0.4 and standard[1] == 0
 
