@@ -21,6 +21,8 @@ from typing import Any
 from behaviorlab.platform.registry import algorithm_class, algorithm_config_class, apply_config
 from behaviorlab.platform.report import Trial, parse_result_lines
 from behaviorlab.platform.spec import ExperimentSpec, is_search_space, result_key, sample_value
+from behaviorlab.platform.wandb_settings import WandbSettings
+from behaviorlab.platform.wandb_settings import resolve as resolve_wandb
 
 DEFAULT_RESULTS_DIR = Path(os.environ.get("BEHAVIORLAB_RESULTS", "~/behaviorlab_results")).expanduser()
 META_DIR = "behaviorlab"  # inside each experiment directory: spec, commit, versions
@@ -137,26 +139,22 @@ def _logger_callbacks(spec: ExperimentSpec) -> list:
     callbacks = [CSVLogger(), JsonLogger()]
     if spec.logging.tensorboard:
         callbacks.append(TBXLoggerCallback())
-    wandb = spec.logging.wandb
+    wandb = wandb_settings(spec)
     if wandb.mode != "disabled":
         from behaviorlab.platform.callbacks import WandbLogger
 
-        callbacks.append(WandbLogger(project=wandb.project, group=wandb.group or spec.name,
-                                     tags=list(wandb.tags) or None, mode=wandb_mode(spec)))
+        callbacks.append(WandbLogger(project=wandb.project, group=wandb.group, **wandb.init_kwargs()))
     return callbacks
 
 
-def wandb_key_present() -> bool:
-    netrc = Path("~/.netrc").expanduser()
-    return bool(os.environ.get("WANDB_API_KEY")) or (netrc.exists() and "api.wandb.ai" in netrc.read_text())
+def wandb_settings(spec: ExperimentSpec) -> WandbSettings:
+    """The spec's logging.wandb with WANDB_MODE / WANDB_PROJECT / WANDB_ENTITY / WANDB_DIR winning;
+    online only where a key is configured, so a run never blocks on the network."""
+    return resolve_wandb(spec.logging.wandb, spec.name)
 
 
 def wandb_mode(spec: ExperimentSpec) -> str:
-    """Online only when asked for and a key is present; never block on the network otherwise."""
-    mode = spec.logging.wandb.mode
-    if mode == "online" and not wandb_key_present():
-        return "offline"
-    return mode
+    return wandb_settings(spec).mode
 
 
 def build_tuner(spec: ExperimentSpec, storage: str):
@@ -661,6 +659,7 @@ def _print_summary(spec: ExperimentSpec, exp_dir: str, results, *, remote: bool)
     if remote:
         print(f"copy it for reports: aws s3 sync / gsutil -m rsync -r {exp_dir} {local_dir}")
     print(f"report: behaviorlab report {local_dir}")
-    if wandb_mode(spec) == "offline":
+    wandb = wandb_settings(spec)
+    if wandb.mode == "offline":
         # WandbLoggerCallback runs on the driver: offline runs lie under the driver's copy.
-        print(f"wandb (offline): wandb sync {local_dir}/*/wandb/offline-run-*")
+        print(f"wandb (offline): wandb sync {wandb.offline_runs(local_dir)}")

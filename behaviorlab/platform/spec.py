@@ -117,10 +117,15 @@ class Checkpoint(_Strict):
 
 
 class Wandb(_Strict):
+    """WANDB_MODE / WANDB_PROJECT / WANDB_ENTITY / WANDB_DIR win over these (see wandb_settings.py)."""
+
     project: str = "behaviorlab"
+    entity: str | None = None
     group: str | None = None
     tags: list[str] = []
-    mode: Literal["offline", "online", "disabled"] = "offline"
+    # None: online where an API key is configured, else offline.
+    mode: Literal["offline", "online", "disabled"] | None = None
+    settings: dict[str, Any] = {}  # fields of wandb.Settings, e.g. {init_timeout: 120}
 
 
 class Logging(_Strict):
@@ -429,6 +434,29 @@ def _check_env(file: Path, spec: ExperimentSpec) -> None:
         raise SpecError(file, "env_config", f"{spec.env} cannot be built: {problem}", fix) from None
 
 
+def _check_wandb(file: Path, spec: ExperimentSpec) -> None:
+    from behaviorlab.platform.wandb_settings import WandbSettingsError, resolve
+
+    try:
+        resolve(spec.logging.wandb, spec.name)
+    except WandbSettingsError as error:
+        problem, _, fix = str(error).partition("; ")
+        raise SpecError(file, "logging.wandb.mode", problem, fix) from None
+    if spec.logging.wandb.settings:
+        import wandb
+
+        try:
+            wandb.Settings(**spec.logging.wandb.settings)
+        except ValidationError as error:
+            first = error.errors()[0]
+            name = ".".join(str(part) for part in first["loc"])
+            key = f"logging.wandb.settings.{name}"
+            if first["type"] == "extra_forbidden":
+                raise SpecError(file, key, f"wandb.Settings has no field '{name}'",
+                                _closest(name, wandb.Settings.model_fields)) from None
+            raise SpecError(file, key, f"{first['msg'].lower()} (got {first.get('input')!r})", "fix the value") from None
+
+
 def _check_stop(file: Path, spec: ExperimentSpec) -> None:
     if not spec.stop:
         raise SpecError(file, "stop", "no stop condition", "add at least one, e.g. stop: {env_steps: 100000}")
@@ -694,6 +722,7 @@ def _load_spec(file: Path, overrides: list[str]) -> ExperimentSpec:
 
     _check_env(file, spec)
     _check_stop(file, spec)
+    _check_wandb(file, spec)
     _check_metric_name(file, "tune.metric", spec.tune.metric)
     if len(set(spec.seeds)) != len(spec.seeds):
         raise SpecError(file, "seeds", f"repeated seeds {spec.seeds}", "list each seed once")

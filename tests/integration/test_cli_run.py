@@ -94,10 +94,11 @@ def test_smoke_run_records_everything_and_reports(run_cli, tmp_path):
     assert "commit" in run_info["git"]
     assert (exp_dir / "behaviorlab" / "spec.yaml").read_text() == (REPO / "experiments/ppo/cartpole.yaml").read_text()
 
-    # A second run never overwrites the first.
-    again = run_cli("run", "experiments/ppo/cartpole.yaml", "--smoke")
+    # A second run never overwrites the first; WANDB_MODE from the environment wins over the spec's offline.
+    again = run_cli("run", "experiments/ppo/cartpole.yaml", "--smoke", extra_env={"WANDB_MODE": "disabled"})
     assert again.returncode == 0, again.stderr[-3000:]
     assert (run_cli.results / "ppo-cartpole-smoke-2").is_dir() and len(_rows(trial)) == 2
+    assert not list((run_cli.results / "ppo-cartpole-smoke-2").glob("*/wandb")) and "wandb sync" not in again.stdout
 
     report = run_cli("report", exp_dir)
     assert report.returncode == 0, report.stderr

@@ -141,7 +141,7 @@ def test_valid_spec_defaults_and_yaml_floats(tmp_path):
     assert spec.config["lr"] == pytest.approx(3e-4)  # YAML 1.1 alone would read "3e-4" as a string
     assert spec.seeds == [0, 1, 2]
     assert spec.resources.num_env_runners == 1 and spec.checkpoint.at_end is True
-    assert spec.logging.wandb.mode == "offline"
+    assert spec.logging.wandb.mode is None  # online where a key is configured, else offline
 
 
 def test_friendly_metric_names_map_to_tune_keys():
