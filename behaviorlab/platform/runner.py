@@ -27,6 +27,12 @@ from behaviorlab.platform.wandb_settings import resolve as resolve_wandb
 DEFAULT_RESULTS_DIR = Path(os.environ.get("BEHAVIORLAB_RESULTS", "~/behaviorlab_results")).expanduser()
 META_DIR = "behaviorlab"  # inside each experiment directory: spec, commit, versions
 SMOKE_ITERATIONS = 2
+# --smoke: at most this many envs per runner, and these caps on config values (a few iterations
+# need neither big batches nor a big replay buffer, nor wait long before learning starts).
+SMOKE_ENVS_PER_RUNNER = 2
+SMOKE_REPLAY_CAPACITY = 5_000
+SMOKE_TRAIN_BATCH = 512
+SMOKE_CONFIG_CAPS = {"replay_start": 500, "num_steps_sampled_before_learning_starts": 500}
 ENV_RUNNER_RESTART_DELAY_S = 1.0  # RLlib's default is 60 s: a crashed runner would idle a minute
 VERSIONED_PACKAGES = ("behaviorlab", "ray", "torch", "gymnasium", "ale-py", "mujoco", "numpy", "wandb", "pydantic")
 CONNECT_TIMEOUT_S = 20  # --address: how long to wait for the cluster's GCS port (ray.init retries for ~20 min)
@@ -59,8 +65,10 @@ def to_tune(value: Any) -> Any:
     return value
 
 
-def smoke_spec(spec: ExperimentSpec) -> ExperimentSpec:
-    """The same experiment shrunk to one trial of a couple of iterations."""
+def shrink_for_smoke(spec: ExperimentSpec, cpus: int, gpus: int) -> tuple[ExperimentSpec, list[str]]:
+    """The same experiment as one trial of a couple of iterations that fits a machine of `cpus` CPUs
+    and `gpus` GPUs (a trial takes 1 CPU plus its env runners' and remote learners' share), with
+    replay buffers and batches cut to smoke size; and the changes made to resources and config."""
     smoke = spec.model_copy(deep=True)
     smoke.name = f"{spec.name}-smoke"
     smoke.config = {key: sample_value(value) for key, value in spec.config.items()}
@@ -71,6 +79,53 @@ def smoke_spec(spec: ExperimentSpec) -> ExperimentSpec:
     smoke.tune.search = None
     smoke.checkpoint.every = 0
     smoke.checkpoint.at_end = True
+    changes: list[str] = []
+
+    def cap(where: dict | Any, key: str, limit: float, label: str) -> None:
+        value = where[key] if isinstance(where, dict) else getattr(where, key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > limit:
+            if isinstance(where, dict):
+                where[key] = type(value)(limit)
+            else:
+                setattr(where, key, type(value)(limit))
+            changes.append(f"{label} {value:g}→{limit:g}")
+
+    resources = smoke.resources
+    cap(resources, "num_learners", 0, "num_learners")  # the learner runs in the algorithm's process
+    cap(resources, "num_gpus_per_learner", gpus, "num_gpus_per_learner")
+    cap(resources, "num_cpus_per_env_runner", 1, "num_cpus_per_env_runner")
+    cap(resources, "num_env_runners", int(max(cpus - 1, 0) // resources.num_cpus_per_env_runner), "num_env_runners")
+    cap(resources, "num_envs_per_env_runner", SMOKE_ENVS_PER_RUNNER, "num_envs_per_env_runner")
+    fragment = smoke.config.get("rollout_fragment_length")
+    for key in ("train_batch_size_per_learner", "train_batch_size"):
+        if key in smoke.config:
+            limit = SMOKE_TRAIN_BATCH
+            if isinstance(fragment, int) and not isinstance(fragment, bool):
+                # On-policy algorithms train on whole rounds of fragments from every env (RLlib checks it).
+                round_size = max(resources.num_env_runners, 1) * resources.num_envs_per_env_runner * fragment
+                limit = round_size * max(1, SMOKE_TRAIN_BATCH // round_size)
+            cap(smoke.config, key, limit, key)
+    for key, limit in SMOKE_CONFIG_CAPS.items():
+        if key in smoke.config:
+            cap(smoke.config, key, limit, key)
+    replay = smoke.config.get("replay_buffer_config")
+    if isinstance(replay, dict) and "capacity" in replay:
+        smoke.config["replay_buffer_config"] = replay = dict(replay)
+        cap(replay, "capacity", SMOKE_REPLAY_CAPACITY, "replay capacity")
+    if "minibatch_size" in smoke.config and "train_batch_size_per_learner" in smoke.config:
+        cap(smoke.config, "minibatch_size", smoke.config["train_batch_size_per_learner"], "minibatch_size")
+    return smoke, changes
+
+
+def smoke_spec(spec: ExperimentSpec) -> ExperimentSpec:
+    """`shrink_for_smoke` to this machine, saying in one line what it did."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    import torch
+
+    gpus = torch.cuda.device_count()
+    smoke, changes = shrink_for_smoke(spec, cpus, gpus)
+    print(f"smoke: 1 trial (seed {smoke.seeds[0]}), {SMOKE_ITERATIONS} iterations on this machine ({cpus} CPUs, "
+          f"{gpus} GPUs)" + (f"; shrunk {', '.join(changes)}" if changes else ""), flush=True)
     return smoke
 
 
