@@ -396,11 +396,12 @@ def _discard_unstarted(results: ResultsLocation, name: str) -> None:
 
 
 def resume_command(spec_path: Path, results: ResultsLocation, name: str, *, smoke: bool,
-                   address: str | None) -> str:
-    """The command that continues this very run (by its directory's name, not 'the newest')."""
+                   address: str | None, overrides: tuple[str, ...] = ()) -> str:
+    """The command that continues this very run (by its directory's name, not 'the newest'), with
+    the run's --set overrides: a resumed run rebuilds its configuration from the spec."""
     return shlex.join(["behaviorlab", "run", str(spec_path), *(["--smoke"] if smoke else []),
                        *(["--address", address] if address else []), "--results-dir", results.uri,
-                       "--resume", name])
+                       *(part for item in overrides for part in ("--set", item)), "--resume", name])
 
 
 class _SignalStop:
@@ -579,7 +580,8 @@ def run_experiment(spec_path: Path, spec: ExperimentSpec, *, address: str | None
     if not resume:
         spec.name = reserve_experiment(results_location, spec.name)
         exp_dir = results_location.child(spec.name)
-    command = resume_command(spec_path, results_location, spec.name, smoke=smoke, address=address)
+    command = resume_command(spec_path, results_location, spec.name, smoke=smoke, address=address,
+                             overrides=spec.overrides)
     stop = _SignalStop(lambda: f"interrupted; the trials' state is saved in {exp_dir}; continue with:\n  {command}"
                        if _started(results_location, spec.name) else "interrupted before any trial started")
     stop.install()

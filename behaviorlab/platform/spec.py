@@ -147,6 +147,12 @@ class ExperimentSpec(_Strict):
     logging: Logging = Logging()
     # The YAML that was validated, when --set or ${VAR} made it differ from the file's text.
     _effective_yaml: str | None = PrivateAttr(None)
+    # The --set KEY=VALUE overrides applied (a resumed run must be given them again).
+    _overrides: tuple[str, ...] = PrivateAttr(())
+
+    @property
+    def overrides(self) -> tuple[str, ...]:
+        return self._overrides
 
     def effective_yaml(self, spec_path: str | Path) -> str:
         """The spec as the run used it: the file's text, or the mapping with overrides applied."""
@@ -719,6 +725,7 @@ def _load_spec(file: Path, overrides: list[str]) -> ExperimentSpec:
         raise SpecError(file, "algorithm", problem, fix) from None
     if effective != original:
         spec._effective_yaml = effective
+    spec._overrides = tuple(overrides)
 
     _check_env(file, spec)
     _check_stop(file, spec)
