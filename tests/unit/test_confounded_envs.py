@@ -91,3 +91,12 @@ def test_registry_lists_the_pairs_and_checks_their_env_config():
         check_env_config("Original-MountainCar-v0", {"rich_start": True})
     with pytest.raises(ValueError, match="mode 'both'"):
         PreviousActionObservation(gym.make("CartPole-v1"), mode="both")
+
+
+def test_pumping_expert_pushes_along_the_velocity_and_reaches_the_goal():
+    from behaviorlab.envs.confounded import mountain_car_pumping_expert
+    from behaviorlab.platform.policy import rollout
+
+    assert mountain_car_pumping_expert(np.array([[-0.5, 0.01], [0.2, -0.01], [-0.5, 0.0]])).tolist() == [2, 0, 2]
+    episode = rollout(gym.make("MountainCar-v0"), lambda o: int(mountain_car_pumping_expert(o[None])[0]), seed=0)
+    assert episode.terminated and -130 < episode.episode_return < -100

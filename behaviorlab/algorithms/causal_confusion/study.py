@@ -1,9 +1,10 @@
 """The causal-confusion study on MountainCar (de Haan et al. 2019, §7), driven by a YAML spec
 (experiments/causal_confusion/mountaincar.yaml): `python -m behaviorlab.algorithms.causal_confusion SPEC`.
 
-For each dataset size and seed: a random subset of the expert's demonstrations (recorded on the
-original observation by `behaviorlab data collect`, turned into CONFOUNDED / ORIGINAL observations by
-`previous_action_slots`, exactly as the envs show them); BC on each setting; the graph-parameterised
+For each dataset size and seed: a random subset of the expert's demonstrations (on the original
+observation: a dataset recorded by `behaviorlab data collect`, or episodes the expert plays from the
+spec's demonstration env), turned into CONFOUNDED / ORIGINAL observations by `previous_action_slots`,
+exactly as the envs show them; BC on each setting; the graph-parameterised
 policy on CONFOUNDED and the return of every fixed graph; policy-execution intervention (the return of
 its chosen graph after n episodes, read from the fixed-graph table); expert-query intervention and
 DAgger at equal expert-label counts. Every return is a mean over `eval_episodes` greedy episodes on
@@ -13,6 +14,7 @@ directory. Supervised training is plain torch; episodes go through the platform'
 
 from __future__ import annotations
 
+import importlib
 import json
 import time
 from pathlib import Path
@@ -42,8 +44,12 @@ class StudySpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str
-    expert_data: str  # trajectory dataset on the expert's observation (MountainCar's [position, velocity])
-    expert_policy: str  # run / trial / checkpoint directory of the expert (labels for queries and DAgger)
+    # The expert (demonstrations, and labels for queries and DAgger), acting on the original observation:
+    # a run / trial / checkpoint directory, or `module:function` mapping observations [N, ...] to actions.
+    expert_policy: str
+    expert_data: str | None = None  # its trajectory dataset; None: it plays `demo_episodes` in `demo_env`
+    demo_env: str = "RichStart-MountainCar-v0"
+    demo_episodes: int = Field(100, ge=1)
     env: str = "MountainCar-v0"  # the base env: imitators play Confounded-{env} and Original-{env}
     factor_sizes: list[int] = [1, 1, 3]  # input dimensions of each graph bit; the last one is the nuisance
     dataset_sizes: list[int] = Field(min_length=1)  # demonstration steps (random subset per seed)
@@ -127,16 +133,25 @@ class Study:
         from behaviorlab.algorithms.common.bc import resolve_data_path
         from behaviorlab.envs import make_env
         from behaviorlab.envs.datasets.trajectories import TrajectoryReader
-        from behaviorlab.platform.policy import load_policy
+        from behaviorlab.platform.policy import load_policy, rollout
 
         self.spec = spec
-        self.expert = load_policy(resolve_data_path(spec.expert_policy))
-        obs, actions, starts = [], [], []
-        for _, steps in TrajectoryReader(resolve_data_path(spec.expert_data)).iter_episodes():
-            obs.append(np.asarray(steps.obs, np.float32))
-            actions.append(np.asarray(steps.action, np.int64))
-            starts.append(np.arange(len(steps.action)) == 0)
-        self.obs, self.actions, self.starts = map(np.concatenate, (obs, actions, starts))
+        if ":" in spec.expert_policy:
+            module_name, _, attr = spec.expert_policy.partition(":")
+            self.expert_act = getattr(importlib.import_module(module_name), attr)
+        else:
+            self.expert_act = load_policy(resolve_data_path(spec.expert_policy)).act_batch
+        if spec.expert_data:
+            episodes = [(steps.obs, steps.action) for _, steps in
+                        TrajectoryReader(resolve_data_path(spec.expert_data)).iter_episodes()]
+        else:
+            demo_env = make_env(spec.demo_env)
+            played = [rollout(demo_env, lambda o: self.expert_act(np.asarray(o)[None])[0].item(), seed)
+                      for seed in range(spec.demo_episodes)]
+            episodes = [(played_episode.observations, played_episode.actions) for played_episode in played]
+        self.obs = np.concatenate([np.asarray(obs, np.float32) for obs, _ in episodes])
+        self.actions = np.concatenate([np.asarray(actions, np.int64) for _, actions in episodes])
+        self.starts = np.concatenate([np.arange(len(actions)) == 0 for _, actions in episodes])
         self.env = make_env(spec.confounded_env)
         self.action_space = self.env.action_space
         self.graphs = all_graphs(len(spec.factor_sizes))
@@ -152,7 +167,7 @@ class Study:
 
     def _expert_labels(self, states: np.ndarray) -> np.ndarray:
         """The expert reads the original observation only (the slot follows it)."""
-        return np.asarray(self.expert.act_batch(states[:, : -self.spec.factor_sizes[-1]]), np.int64)
+        return np.asarray(self.expert_act(states[:, : -self.spec.factor_sizes[-1]]), np.int64)
 
     def _new(self) -> GraphPolicy:
         return GraphPolicy(self.spec.factor_sizes, int(self.action_space.n), self.spec.hidden)
@@ -185,6 +200,7 @@ class Study:
             lambda g: rollout(self.env, self._policy(graph_policy, g).act, next(episode_seeds)).episode_return,
             len(self.full), max(spec.intervention_episodes), rng, temperature=spec.temperature, alpha=spec.ridge_alpha)
         record["execution_chosen"] = {n: _key(execution.modes[n - 1]) for n in spec.intervention_episodes}
+        record["execution_history"] = [[_key(g), round(r, 1)] for g, r in zip(execution.graphs, execution.scores)]
 
         # Expert queries: states of π_mix ranked by disagreement, the top ones labelled by the expert.
         states = self._mixture_states(graph_policy, eval_seed + 7_000)
