@@ -291,7 +291,7 @@ def summarise(spec: StudySpec, runs: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def run_study(spec: StudySpec, out: Path, progress=print) -> list[dict]:
+def run_study(spec: StudySpec, out: Path, progress=lambda line: print(line, flush=True)) -> list[dict]:
     torch.set_num_threads(1)
     out.mkdir(parents=True, exist_ok=True)
     (out / "spec.json").write_text(spec.model_dump_json(indent=2))
