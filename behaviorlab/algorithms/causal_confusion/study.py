@@ -89,7 +89,8 @@ class MaskedPolicy:
     """A graph policy with one fixed graph, acting through the platform's `evaluate` and `rollout`."""
 
     def __init__(self, module: GraphPolicy, graph, observation_space: gym.Space):
-        self.module, self.graph, self.observation_space = module, torch.as_tensor(graph, dtype=torch.float32), observation_space
+        self.module, self.observation_space = module, observation_space
+        self.graph = torch.as_tensor(graph, dtype=torch.float32)
 
     def act_batch(self, obs: np.ndarray, greedy: bool = True) -> np.ndarray:
         with torch.no_grad():
@@ -191,7 +192,8 @@ class Study:
         record["bc_original"] = self._return(bc["original"], self.full, spec.original_env, eval_seed)
 
         graph_policy = train(self._new(), x["confounded"], a, spec, seed)
-        mask_returns = {_key(g): self._return(graph_policy, g, spec.confounded_env, eval_seed) for g in self.graphs.numpy()}
+        mask_returns = {_key(g): self._return(graph_policy, g, spec.confounded_env, eval_seed)
+                        for g in self.graphs.numpy()}
         record["mask_returns"] = mask_returns
 
         # Policy execution: one greedy episode of π_G per round, from fresh starts.
@@ -211,10 +213,13 @@ class Study:
             chosen = top_states(scores, budget)
             queried_x = torch.as_tensor(states[chosen])
             labels = torch.as_tensor(self._expert_labels(states[chosen]))
+            def loss(graph: np.ndarray) -> float:
+                graph = torch.as_tensor(graph, dtype=torch.float32)[None]
+                return graph_losses(graph_policy, queried_x, labels, graph)[0].item()
+
             with torch.no_grad():
-                search = expert_query_intervention(
-                    lambda g: graph_losses(graph_policy, queried_x, labels, torch.as_tensor(g, dtype=torch.float32)[None])[0].item(),
-                    len(self.full), spec.query_rounds, rng, temperature=spec.temperature, alpha=spec.ridge_alpha)
+                search = expert_query_intervention(loss, len(self.full), spec.query_rounds, rng,
+                                                   temperature=spec.temperature, alpha=spec.ridge_alpha)
             record["query_chosen"][budget] = _key(search.chosen)
             record["dagger"][budget] = self._dagger(bc["confounded"], x["confounded"], a, budget, seed, eval_seed)
         return record
@@ -227,7 +232,8 @@ class Study:
 
         def act(obs):
             with torch.no_grad():
-                probs = torch.softmax(graph_policy(torch.as_tensor(obs)[None].expand(len(self.graphs), -1), self.graphs), -1)
+                batch = torch.as_tensor(obs)[None].expand(len(self.graphs), -1)
+                probs = torch.softmax(graph_policy(batch, self.graphs), -1)
             return int(torch.multinomial(probs.mean(0), 1, generator=generator))
 
         visited = [rollout(self.env, act, seed + i).observations for i in range(self.spec.mixture_episodes)]
@@ -260,7 +266,8 @@ def summarise(spec: StudySpec, runs: list[dict]) -> str:
     """Markdown tables: mean ± std over seeds of every measured return, per dataset size."""
     graph_keys = [_key(g) for g in all_graphs(len(spec.factor_sizes)).numpy()]
     lines = [f"# {spec.name}", "", f"{len(runs)} runs; returns are means over {spec.eval_episodes} episodes; "
-             "± is the std over seeds. Graph bits: " + ", ".join(f"factor {i} ({n} dims)" for i, n in enumerate(spec.factor_sizes))
+             "± is the std over seeds. Graph bits: "
+             + ", ".join(f"factor {i} ({n} dims)" for i, n in enumerate(spec.factor_sizes))
              + "; the last factor is the previous action.", ""]
 
     def stat(values) -> str:
@@ -275,8 +282,10 @@ def summarise(spec: StudySpec, runs: list[dict]) -> str:
         lines += [f"## {size} demonstration steps, {len(rows)} seeds", "",
                   f"- ORIGINAL BC {stat([r['bc_original'] for r in rows])}, CONFOUNDED BC "
                   f"{stat([r['bc_confounded'] for r in rows])} (gap {orig - conf:.1f})",
-                  "- fixed graphs: " + ", ".join(f"{k} {stat([r['mask_returns'][k] for r in rows])}" for k in graph_keys)]
-        for label, field, compare in (("policy execution", "execution_chosen", None), ("expert queries", "query_chosen", "dagger")):
+                  "- fixed graphs: "
+                  + ", ".join(f"{k} {stat([r['mask_returns'][k] for r in rows])}" for k in graph_keys)]
+        modes = (("policy execution", "execution_chosen", None), ("expert queries", "query_chosen", "dagger"))
+        for label, field, compare in modes:
             for n in next(iter(rows))[field]:
                 chosen = [r[field][n] for r in rows]
                 returns = [r["mask_returns"][k] for r, k in zip(rows, chosen)]
@@ -302,8 +311,10 @@ def run_study(spec: StudySpec, out: Path, progress=lambda line: print(line, flus
             runs.append(record)
             (out / "runs.json").write_text(json.dumps(runs, indent=1))
             chosen = record["execution_chosen"][max(spec.intervention_episodes)]
-            progress(f"[{time.perf_counter() - start:6.0f}s] size {size:,} seed {seed} | ORIGINAL {record['bc_original']:7.1f} "
-                     f"| CONFOUNDED {record['bc_confounded']:7.1f} | best graph {max(record['mask_returns'], key=record['mask_returns'].get)} "
-                     f"| intervention → {chosen} {record['mask_returns'][chosen]:7.1f}")
+            masks = record["mask_returns"]
+            progress(f"[{time.perf_counter() - start:6.0f}s] size {size:,} seed {seed}"
+                     f" | ORIGINAL {record['bc_original']:7.1f}"
+                     f" | CONFOUNDED {record['bc_confounded']:7.1f} | best graph {max(masks, key=masks.get)}"
+                     f" | intervention → {chosen} {masks[chosen]:7.1f}")
     (out / "summary.md").write_text(summarise(spec, runs))
     return runs
