@@ -10,6 +10,7 @@ import torch
 from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.core.columns import Columns
 
+from behaviorlab.algorithms.common.segments import BURN_IN_MASK, BURN_IN_OBS, OBS
 from behaviorlab.algorithms.svg0_prior.config import SVG0PriorConfig
 from behaviorlab.algorithms.svg0_prior.learner import module_checkpoint_dir
 from behaviorlab.envs import register_with_tune
@@ -118,8 +119,9 @@ def test_prior_checkpoint_names_each_seeds_own_trial(tmp_path):
     assert "matches 0 paths" in absent["prior_checkpoint"][0]
 
 
-def test_lstm_prior_trains_on_long_segments(local_ray):
-    config = _config(kl_weight=0.1, prior_type="lstm", prior_lstm_size=16).env_runners(rollout_fragment_length=40)
+def test_lstm_prior_trains_with_a_burn_in_before_each_replayed_segment(local_ray):
+    config = (_config(kl_weight=0.1, prior_type="lstm", prior_lstm_size=16, prior_burn_in=15)
+              .env_runners(rollout_fragment_length=10))
     algo = config.build_algo()
     try:
         before = _prior_state(algo)
@@ -127,6 +129,20 @@ def test_lstm_prior_trains_on_long_segments(local_ray):
         assert learner["prior_loss"] > 0 and torch.isfinite(torch.tensor(learner["kl_to_prior"]))
         assert any(not torch.equal(before[k], v) for k, v in _module(algo).prior.state_dict().items())
         assert isinstance(_module(algo).prior.lstm, torch.nn.LSTM)
+        # Each replayed segment comes with up to 15 earlier observations of its episode: those just
+        # before its first (found by value in the whole episode; Dict observations: PointMass's).
+        chunks = algo._replayed_segments()
+        segments = algo._segments(chunks)
+        real = segments[BURN_IN_MASK].sum(1).astype(int)
+        assert real.max() == 15 and real.min() < 15, real
+        buffer = algo.local_replay_buffer
+        for row, chunk in enumerate(chunks):
+            whole = buffer.episodes[buffer.episode_id_to_index[chunk.id_] - buffer._num_episodes_evicted]
+            proprio = np.asarray(whole.get_observations(slice(0, len(whole) + 1))["proprio"])
+            (first,) = np.flatnonzero((proprio == segments[OBS]["proprio"][row, 0]).all(1))
+            np.testing.assert_array_equal(segments[BURN_IN_OBS]["proprio"][row, 15 - real[row]:],
+                                          proprio[first - real[row]:first])
+            assert real[row] == min(first, 15)
     finally:
         algo.stop()
 

@@ -77,6 +77,48 @@ def test_only_the_lstm_prior_remembers_earlier_steps():
         assert torch.allclose(before[:, 1:], after[:, 1:]) != remembers, prior_type
 
 
+def test_lstm_prior_burn_in_restores_the_state_of_the_steps_before_the_segment():
+    """Reading a segment after its burn-in gives what reading the whole stretch in one pass gives;
+    padded burn-in steps leave the zero state (the segment started its episode)."""
+    from behaviorlab.algorithms.svg0_prior.module import LSTMGaussianPrior
+
+    torch.manual_seed(0)
+    prior = LSTMGaussianPrior(inputs=3, hidden=8, action_dim=2, min_std=0.1, max_std=1.0)
+    history, segment = torch.randn(2, 4, 3), torch.randn(2, 5, 3)
+    whole_mean, whole_std = prior(torch.cat([history, segment], 1))
+    mean, std = prior(segment, history, torch.ones(2, 4))
+    torch.testing.assert_close(mean, whole_mean[:, 4:])
+    torch.testing.assert_close(std, whole_std[:, 4:])
+    # Row 0 had only its last 2 burn-in steps in the episode (left padding, garbage values there).
+    padded = torch.cat([torch.full((2, 2, 3), 7.0), history[:, 2:]], 1)
+    mask = torch.tensor([[0.0, 0.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0]])
+    partial_mean, _ = prior(segment, padded, mask)
+    torch.testing.assert_close(partial_mean[0], prior(torch.cat([history[:1, 2:], segment[:1]], 1))[0][0, 2:])
+    assert not torch.allclose(partial_mean[0], mean[0])  # the two forgotten steps mattered
+    zero_mean, _ = prior(segment, history, torch.zeros(2, 4))
+    torch.testing.assert_close(zero_mean, prior(segment)[0])
+    # Gradients reach the burn-in steps: the prior can learn what to keep from there.
+    history.requires_grad_(True)
+    prior(segment, history, torch.ones(2, 4))[0].sum().backward()
+    assert history.grad.abs().sum() > 0
+
+
+def test_burn_in_rows_left_pad_short_histories():
+    import numpy as np
+
+    from behaviorlab.algorithms.common.segments import BURN_IN_MASK, BURN_IN_OBS, burn_in_rows
+
+    histories = [np.array([[1, -1], [2, -2], [3, -3], [4, -4]], np.float32),  # more than L: the last 3
+                 np.array([[5, -5]], np.float32), np.zeros((0, 2), np.float32)]  # an episode's first segment
+    rows = burn_in_rows(histories, burn_in=3)
+    assert rows[BURN_IN_OBS].tolist() == [[[2, -2], [3, -3], [4, -4]], [[0, 0], [0, 0], [5, -5]], [[0, 0]] * 3]
+    assert rows[BURN_IN_MASK].tolist() == [[1, 1, 1], [0, 0, 1], [0, 0, 0]]
+    assert rows[BURN_IN_OBS].dtype == np.float32
+    dict_rows = burn_in_rows([{"a": histories[1], "b": np.ones((1, 4))}, {"a": histories[2], "b": np.ones((0, 4))}], 2)
+    assert dict_rows[BURN_IN_OBS]["a"].shape == (2, 2, 2) and dict_rows[BURN_IN_OBS]["b"].tolist()[1] == [[0] * 4] * 2
+    assert dict_rows[BURN_IN_MASK].tolist() == [[0, 1], [0, 0]]
+
+
 def _batch(b=4, t=5):
     obs = {"proprio": torch.randn(b, t + 1, 3), "task": torch.rand(b, t + 1, 2)}
     return {"obs": obs, "actions": torch.rand(b, t, 2) * 2 - 1}, dict(

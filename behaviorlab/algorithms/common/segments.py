@@ -14,6 +14,7 @@ import numpy as np
 
 OBS, ACTIONS, REWARDS, TERMINATEDS, MASK, BEHAVIOUR_DIST_INPUTS = (
     "obs", "actions", "rewards", "terminateds", "mask", "action_dist_inputs")
+BURN_IN_OBS, BURN_IN_MASK = "burn_in_obs", "burn_in_mask"
 
 
 def _pad(array: np.ndarray, length: int) -> np.ndarray:
@@ -74,3 +75,30 @@ def episodes_to_segments(episodes: Iterable, length: int) -> dict[str, np.ndarra
     segments[OBS] = ({key: np.stack([obs[key] for obs in rows[OBS]]) for key in first}
                      if isinstance(first, dict) else np.stack(rows[OBS]))
     return segments
+
+
+def burn_in_rows(histories: Iterable, burn_in: int) -> dict[str, np.ndarray]:
+    """The observations before each segment's first, for a recurrent network to warm its state on
+    (R2D2's burn-in).
+
+    `histories`: per segment, its episode's last observations before the segment ([n, ...] with
+    n = 0 at an episode's start, only the last `burn_in` are kept; a dict of such arrays for Dict observations).
+    Returns burn_in_obs [B, L, ...] (a dict for Dict observations), left-padded with zeros, and
+    burn_in_mask [B, L] (1 on real steps).
+    """
+    observations, masks = [], []
+    for history in histories:
+        parts = {key: np.asarray(value)[-burn_in:]
+                 for key, value in (history.items() if isinstance(history, dict) else [(None, history)])}
+        real = len(next(iter(parts.values())))
+        padded = {key: _left_pad(value, burn_in) for key, value in parts.items()}
+        observations.append(padded if isinstance(history, dict) else padded[None])
+        masks.append(np.r_[np.zeros(burn_in - real), np.ones(real)].astype(np.float32))
+    first = observations[0]
+    stacked = ({key: np.stack([obs[key] for obs in observations]) for key in first}
+               if isinstance(first, dict) else np.stack(observations))
+    return {BURN_IN_OBS: stacked, BURN_IN_MASK: np.stack(masks)}
+
+
+def _left_pad(array: np.ndarray, length: int) -> np.ndarray:
+    return np.concatenate([np.zeros((length - len(array), *array.shape[1:]), array.dtype), array])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ray.rllib.algorithms.algorithm import Algorithm
 
-from behaviorlab.algorithms.common.segments import episodes_to_segments, split_chunks
+from behaviorlab.algorithms.common.segments import burn_in_rows, episodes_to_segments, split_chunks
 from behaviorlab.algorithms.offpolicy import SegmentReplayMixin
 from behaviorlab.algorithms.svg0_prior.config import SVG0PriorConfig
 from behaviorlab.algorithms.svg0_prior.hierarchical_module import latent_segments
@@ -37,10 +37,27 @@ class SVG0Prior(SegmentReplayMixin, Algorithm):
         if updates:
             self._sync_env_runners()
 
+    def _histories(self, chunks) -> list:
+        """Each replayed chunk's preceding observations (up to `prior_burn_in`), read from its
+        episode in the replay buffer. Not through the buffer's `lookback` sampling: RLlib 2.60
+        caps a slice's lookback at the number of keys of a Dict observation."""
+        buffer, burn_in = self.local_replay_buffer, self.config.prior_burn_in
+        histories = []
+        for chunk in chunks:
+            index = buffer.episode_id_to_index.get(chunk.id_)
+            stored = None if index is None else buffer.episodes[index - buffer._num_episodes_evicted]
+            start = 0 if stored is None else chunk.t_started - stored.t_started
+            histories.append(stored.get_observations(slice(max(start - burn_in, 0), start)) if start > 0
+                             else chunk.get_observations(slice(0, 0)))
+        return histories
+
     def _segments(self, episodes) -> dict:
-        """The shared segment arrays, plus (hierarchical) each step's z, countdown and joint log μ(z, a)."""
-        if not self.config.hierarchical:
-            return super()._segments(episodes)
+        """The shared segment arrays, plus (hierarchical) each step's z, countdown and joint log μ(z, a),
+        and (`prior_burn_in`) the observations before each segment for the recurrent prior."""
         chunks = split_chunks(episodes, self.config.segment_length)
-        return episodes_to_segments(chunks, self.config.segment_length) | latent_segments(
-            chunks, self.config.segment_length)
+        segments = episodes_to_segments(chunks, self.config.segment_length)
+        if self.config.hierarchical:
+            segments |= latent_segments(chunks, self.config.segment_length)
+        if self.config.prior_burn_in:
+            segments |= burn_in_rows(self._histories(chunks), self.config.prior_burn_in)
+        return segments

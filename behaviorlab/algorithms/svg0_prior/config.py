@@ -27,8 +27,10 @@ class SVG0PriorConfig(SegmentConfigMixin, AlgorithmConfig):
     - `policy_hiddens` (200, 100), `critic_hiddens` (400, 300), `prior_hiddens` (200, 100), `min_std` (0.1), `max_std` (1.0; actions are in
       RLlib's normalised units, where [-1, 1] spans the env's action range),
       `action_samples` (S = 10 samples of π for V(x) and the SVG(0) actor loss).
-    - `prior_type` ("mlp", or "lstm": a prior with memory, run over each replayed segment from a
-      zero state, so pair it with segments long enough to hold the history; `prior_lstm_size` 128).
+    - `prior_type` ("mlp", or "lstm": a prior with memory, run over each replayed segment;
+      `prior_lstm_size` 128). `prior_burn_in` (L, default 0): an LSTM prior first reads the L steps
+      of the episode before each replayed segment (R2D2's burn-in, with gradients), so it can
+      remember further back than a segment; with 0 it starts every segment from a zero state.
     - `rollout_fragment_length` (T, default 10): replayed segment length.
     - `replay_buffer_config` (EpisodeReplayBuffer, 1e6 env steps), `replay_start` (1000 env steps),
       `replay_batch_segments` (32 segments per update), `samples_per_insert` (32: replayed env steps
@@ -95,6 +97,7 @@ class SVG0PriorConfig(SegmentConfigMixin, AlgorithmConfig):
         self.action_samples = 10
         self.prior_type = "mlp"
         self.prior_lstm_size = 128
+        self.prior_burn_in = 0
         self.hierarchical = False
         self.latent_dim = 8
         self.shared_lower_level = True
@@ -131,6 +134,7 @@ class SVG0PriorConfig(SegmentConfigMixin, AlgorithmConfig):
         action_samples: int = NotProvided,
         prior_type: str = NotProvided,
         prior_lstm_size: int = NotProvided,
+        prior_burn_in: int = NotProvided,
         hierarchical: bool = NotProvided,
         latent_dim: int = NotProvided,
         shared_lower_level: bool = NotProvided,
@@ -159,6 +163,9 @@ class SVG0PriorConfig(SegmentConfigMixin, AlgorithmConfig):
             (self.normalize_actions, "SVG0Prior's policy acts in normalised units: keep normalize_actions=True"),
             (self.action_samples >= 1, "action_samples must be >= 1"),
             (self.prior_type in ("mlp", "lstm"), "prior_type must be 'mlp' or 'lstm'"),
+            (self.prior_burn_in >= 0, "prior_burn_in must be >= 0 (0 = each segment from a zero state)"),
+            (self.prior_burn_in == 0 or self.prior_type == "lstm",
+             "prior_burn_in needs prior_type='lstm' (only a recurrent prior has a state to warm)"),
             (self.reward_scale > 0, "reward_scale must be > 0"),
             (self.latent_dim >= 1, "latent_dim must be >= 1"),
             (self.hold_steps >= 1, "hold_steps must be >= 1 (1 = a fresh z every step)"),

@@ -27,7 +27,8 @@ from torch.func import functional_call
 
 from behaviorlab.algorithms.svg0_prior.losses import LatentSVG0Outputs, joint_log_prob, latent_schedule
 from behaviorlab.algorithms.svg0_prior.module import (
-    GaussianHead, SVG0PriorTorchRLModule, build_prior, executed_actions, gather, input_size, mlp, selected_keys)
+    GaussianHead, SVG0PriorTorchRLModule, build_prior, executed_actions, gather, input_size, mlp, run_prior,
+    selected_keys)
 
 LATENT, STEPS_LEFT = "latent", "steps_left"          # the module's state
 # Learner batch columns, built from each step's stored STATE_OUT and ACTION_LOGP by `latent_segments`.
@@ -132,7 +133,8 @@ class HierarchicalSVG0PriorTorchRLModule(SVG0PriorTorchRLModule):
             for keys in (self.policy_keys, self.critic_keys, self.prior_keys, self.lower_keys))
 
         policy_high = Normal(*self.policy(policy_in[:, :steps]))
-        prior_high = Normal(*self.prior(prior_in[:, :steps]))  # causal: an LSTM prior reads the segment in order
+        # causal: an LSTM prior reads the segment in order
+        prior_high = Normal(*run_prior(self.prior, prior_in[:, :steps], batch, self.prior_keys, self.observation_space))
         # z_s = μ^H(x) + σ^H(x)·η reaches Q only through a_s = μ^L(z_s, x) + σ^L(z_s, x)·ε: Q's own z
         # input gets sg(z_s), and the critic's weights are constants in this term.
         latent_samples = self._latents(policy_high.rsample((samples,)), resampled[:, :steps], held[:, :steps])
@@ -144,7 +146,8 @@ class HierarchicalSVG0PriorTorchRLModule(SVG0PriorTorchRLModule):
         q_taken = self._latent_q(self.critic, critic_in[:, :steps], actions, latents, countdown[:, :steps])
         with torch.no_grad():
             policy_high_target = Normal(*self.target_policy(policy_in))
-            prior_high_target = Normal(*self.target_prior(prior_in))
+            prior_high_target = Normal(*run_prior(self.target_prior, prior_in, batch, self.prior_keys,
+                                                  self.observation_space))
             target_latents = self._latents(policy_high_target.sample((samples,)), resampled, held)
             policy_low_target = Normal(*self.target_lower(lower_in, target_latents))
             q_target_sampled = self._latent_q(self.target_critic, critic_in, policy_low_target.sample(), target_latents,

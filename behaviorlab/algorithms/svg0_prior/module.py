@@ -22,6 +22,7 @@ from torch import nn
 from torch.distributions import Normal
 from torch.func import functional_call
 
+from behaviorlab.algorithms.common.segments import BURN_IN_MASK, BURN_IN_OBS
 from behaviorlab.algorithms.svg0_prior.losses import SVG0Outputs
 
 
@@ -84,8 +85,9 @@ class GaussianHead(nn.Module):
 
 class LSTMGaussianPrior(nn.Module):
     """A prior with memory: layer-normed input layer → LSTM over the segment's time axis →
-    Gaussian head. Each replayed segment starts from a zero state (segments never cross episode
-    boundaries), so use segments long enough to contain the history the prior should remember."""
+    Gaussian head. A replayed segment starts from a zero state, or from the state reached over the
+    `prior_burn_in` steps before it (R2D2's burn-in), so the prior can remember further back than
+    one segment."""
 
     def __init__(self, inputs: int, hidden: int, action_dim: int, min_std: float, max_std: float):
         super().__init__()
@@ -93,10 +95,35 @@ class LSTMGaussianPrior(nn.Module):
         self.lstm = nn.LSTM(hidden, hidden, batch_first=True)
         self.head = GaussianHead(hidden, [], action_dim, min_std, max_std)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x: [B, T, F] (time-ordered) → mean, std [B, T, d]."""
-        memory, _ = self.lstm(self.embed(x))
-        return self.head(memory)
+    def forward(self, x: torch.Tensor, burn_in: torch.Tensor | None = None,
+                burn_in_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: [B, T, F] (time-ordered) → mean, std [B, T, d]. burn_in [B, L, F] with burn_in_mask
+        [B, L] (1 on real steps, left-padded): the steps before x's first. Gradients flow through
+        the burn-in (unlike R2D2's, which only repairs a stale stored state): the prior has no
+        stored state and must learn what to keep from there."""
+        return self.head(self.lstm(self.embed(x), self.burn_in_state(burn_in, burn_in_mask))[0])
+
+    def burn_in_state(self, burn_in: torch.Tensor | None, burn_in_mask: torch.Tensor | None):
+        """The LSTM state after the real burn-in steps (None: a zero state). Step by step, so the
+        left padding leaves the state at zero until the episode's first real step."""
+        if burn_in is None:
+            return None
+        embedded = self.embed(burn_in)
+        batch, hidden = embedded.shape[0], self.lstm.hidden_size
+        h = c = embedded.new_zeros(1, batch, hidden)
+        for t in range(embedded.shape[1]):
+            _, (h_next, c_next) = self.lstm(embedded[:, t:t + 1], (h, c))
+            real = burn_in_mask[:, t].bool().view(1, batch, 1)
+            h, c = torch.where(real, h_next, h), torch.where(real, c_next, c)
+        return h, c
+
+
+def run_prior(prior: nn.Module, prior_in: torch.Tensor, batch: dict[str, Any], keys, space) -> tuple:
+    """The prior's Gaussian parameters on a segment; a recurrent prior first reads the segment's
+    burn-in observations when the batch has them."""
+    if isinstance(prior, LSTMGaussianPrior) and BURN_IN_OBS in batch:
+        return prior(prior_in, gather(batch[BURN_IN_OBS], keys, space), batch[BURN_IN_MASK])
+    return prior(prior_in)
 
 
 def build_prior(cfg: dict[str, Any], inputs: int, outputs: int) -> nn.Module:
@@ -167,11 +194,13 @@ class SVG0PriorTorchRLModule(TorchRLModule, InferenceOnlyAPI):
         prior_in = gather(obs, self.prior_keys, self.observation_space)
 
         policy = Normal(*self.policy(policy_in[:, :steps]))
-        prior = Normal(*self.prior(prior_in[:, :steps]))  # causal: an LSTM prior reads the segment in order
+        # causal: an LSTM prior reads the segment in order
+        prior = Normal(*run_prior(self.prior, prior_in[:, :steps], batch, self.prior_keys, self.observation_space))
         q_taken = self._q(self.critic, critic_in[:, :steps], actions)
         with torch.no_grad():
             policy_target = Normal(*self.target_policy(policy_in))
-            prior_target = Normal(*self.target_prior(prior_in))
+            prior_target = Normal(*run_prior(self.target_prior, prior_in, batch, self.prior_keys,
+                                             self.observation_space))
             q_target_taken = self._q(self.target_critic, critic_in[:, :steps], actions)
             target_samples = policy_target.sample((self.action_samples,))          # [S, B, T+1, d]
             q_target_sampled = self._q_samples(self.target_critic, critic_in, target_samples)
