@@ -142,11 +142,27 @@ def build_algorithm_config(spec: ExperimentSpec):
                        num_envs_per_env_runner=resources.num_envs_per_env_runner,
                        num_cpus_per_env_runner=resources.num_cpus_per_env_runner)
     config.learners(num_learners=resources.num_learners, num_gpus_per_learner=resources.num_gpus_per_learner)
+    if resources.central_inference:
+        from behaviorlab.platform.central_inference import CentralInferenceEnvRunner
+
+        config.env_runners(env_runner_cls=CentralInferenceEnvRunner)
     config.fault_tolerance(restart_failed_env_runners=True, restart_failed_sub_environments=True,
                            delay_between_env_runner_restarts_s=ENV_RUNNER_RESTART_DELAY_S)
     config.callbacks(on_train_result=stop_on_non_finite)
     config.debugging(seed=tune.grid_search(list(spec.seeds)) if len(spec.seeds) > 1 else spec.seeds[0])
     return config
+
+
+def trainable_class(spec: ExperimentSpec) -> type:
+    """The Tune trainable: the spec's algorithm, served by an inference server with central inference."""
+    algorithm = algorithm_class(spec.algorithm)
+    if not spec.resources.central_inference:
+        return algorithm
+    from behaviorlab.platform.central_inference import DEFAULT_TIMEOUT_MS, central_inference_algorithm
+
+    timeout_ms = spec.resources.inference_timeout_ms
+    return central_inference_algorithm(algorithm, spec.resources.inference_max_batch,
+                                       DEFAULT_TIMEOUT_MS if timeout_ms is None else timeout_ms)
 
 
 def _scheduler(spec: ExperimentSpec):
@@ -231,7 +247,7 @@ def build_tuner(spec: ExperimentSpec, storage: str):
                                                 num_to_keep=spec.checkpoint.keep),
         callbacks=[ProgressPrinter(metric), *_logger_callbacks(spec)],
         verbose=0)
-    return tune.Tuner(algorithm_class(spec.algorithm), param_space=build_algorithm_config(spec), tune_config=tune_config, run_config=run_config)
+    return tune.Tuner(trainable_class(spec), param_space=build_algorithm_config(spec), tune_config=tune_config, run_config=run_config)
 
 
 def _git_commit() -> dict[str, Any]:
@@ -622,7 +638,7 @@ def _start_and_fit(spec_path: Path, spec: ExperimentSpec, results_location: Resu
     if resume:
         # The same param_space again: trials that Tune's searcher had not yet saved hold placeholders
         # for its objects (RLModule classes, …), resolved only from a param_space passed here.
-        tuner = tune.Tuner.restore(exp_dir, trainable=algorithm_class(spec.algorithm),
+        tuner = tune.Tuner.restore(exp_dir, trainable=trainable_class(spec),
                                    param_space=build_algorithm_config(spec),
                                    resume_unfinished=True, resume_errored=True)
     else:
@@ -654,7 +670,7 @@ def check_trial_fits(spec: ExperimentSpec) -> None:
     sample = spec.model_copy(deep=True)  # one concrete trial: RLlib cannot validate search spaces
     sample.config, sample.seeds = sample_value(spec.config), spec.seeds[:1]
     config = build_algorithm_config(sample)
-    needed = algorithm_class(spec.algorithm).default_resource_request(config).required_resources
+    needed = trainable_class(spec).default_resource_request(config).required_resources
     available = ray.cluster_resources()
     for resource in ("CPU", "GPU"):
         if needed.get(resource, 0) > available.get(resource, 0):

@@ -20,6 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from behaviorlab.platform.registry import ALGORITHMS, AlgorithmError, algorithm_config_class, apply_config
 
+# Central inference acts with parameters a few updates old: only learners that correct for the
+# behaviour policy (V-trace, Retrace) may use it. Subclasses count (APPO, LBC, PTGMACER).
+OFF_POLICY_CORRECTED = ("ray.rllib.algorithms.impala:IMPALAConfig", "behaviorlab.algorithms.acer.config:ACERConfig")
 # Friendly names for the result keys users stop on and optimise (RLlib new API stack keys).
 FRIENDLY_METRICS = {
     "env_steps": "num_env_steps_sampled_lifetime",
@@ -99,6 +102,12 @@ class Resources(_Strict):
     num_cpus_per_env_runner: float = Field(1, gt=0)
     num_learners: int = Field(0, ge=0)
     num_gpus_per_learner: float = Field(0, ge=0)
+    # SEED-style central inference (behaviorlab/platform/central_inference.py): one server batches
+    # every runner's act requests, up to inference_max_batch rows (default: all envs of all runners)
+    # or inference_timeout_ms after the oldest request.
+    central_inference: bool = False
+    inference_max_batch: int | None = Field(None, ge=1)
+    inference_timeout_ms: float | None = Field(None, ge=0, le=10_000)
 
 
 class Tune(_Strict):
@@ -463,6 +472,25 @@ def _check_wandb(file: Path, spec: ExperimentSpec) -> None:
             raise SpecError(file, key, f"{first['msg'].lower()} (got {first.get('input')!r})", "fix the value") from None
 
 
+def _check_central_inference(file: Path, spec: ExperimentSpec) -> None:
+    import importlib
+
+    resources = spec.resources
+    if not resources.central_inference:
+        for key in ("inference_max_batch", "inference_timeout_ms"):
+            if getattr(resources, key) is not None:
+                raise SpecError(file, f"resources.{key}", "applies only with central inference",
+                                "add resources.central_inference: true or remove it")
+        return
+    config_class = algorithm_config_class(spec.algorithm)
+    corrected = tuple(getattr(importlib.import_module(path.partition(":")[0]), path.partition(":")[2])
+                      for path in OFF_POLICY_CORRECTED)
+    if not issubclass(config_class, corrected):
+        raise SpecError(file, "resources.central_inference",
+                        f"{spec.algorithm} does not correct for a lagging behaviour policy",
+                        "use IMPALA, APPO, ACER or LBC (V-trace / Retrace), or remove central_inference")
+
+
 def _check_stop(file: Path, spec: ExperimentSpec) -> None:
     if not spec.stop:
         raise SpecError(file, "stop", "no stop condition", "add at least one, e.g. stop: {env_steps: 100000}")
@@ -737,6 +765,7 @@ def _load_spec(file: Path, overrides: list[str]) -> ExperimentSpec:
         if not 0 <= seed <= MAX_SEED:
             raise SpecError(file, "seeds", f"seed {seed} is outside 0..{MAX_SEED}",
                             "use a smaller seed (numpy takes seeds below 2**32 and RLlib adds the runner index)")
+    _check_central_inference(file, spec)
     config_spaces = _check_config(file, spec)
     _check_scheduler(file, spec, config_spaces)
     _check_search(file, spec, config_spaces)
