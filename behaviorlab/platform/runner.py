@@ -32,7 +32,8 @@ SMOKE_ITERATIONS = 2
 SMOKE_ENVS_PER_RUNNER = 2
 SMOKE_REPLAY_CAPACITY = 5_000
 SMOKE_TRAIN_BATCH = 512
-SMOKE_CONFIG_CAPS = {"replay_start": 500, "num_steps_sampled_before_learning_starts": 500}
+SMOKE_ITERATION_STEPS = 400  # min_sample_timesteps_per_iteration (ACER's default 2,000 is minutes on Atari)
+SMOKE_CONFIG_CAPS = {"replay_start": 200, "num_steps_sampled_before_learning_starts": 200}
 ENV_RUNNER_RESTART_DELAY_S = 1.0  # RLlib's default is 60 s: a crashed runner would idle a minute
 VERSIONED_PACKAGES = ("behaviorlab", "ray", "torch", "gymnasium", "ale-py", "mujoco", "numpy", "wandb", "pydantic")
 CONNECT_TIMEOUT_S = 20  # --address: how long to wait for the cluster's GCS port (ray.init retries for ~20 min)
@@ -108,6 +109,12 @@ def shrink_for_smoke(spec: ExperimentSpec, cpus: int, gpus: int) -> tuple[Experi
     for key, limit in SMOKE_CONFIG_CAPS.items():
         if key in smoke.config:
             cap(smoke.config, key, limit, key)
+    # Off-policy algorithms sample at least this many env steps per iteration, set or by default.
+    key = "min_sample_timesteps_per_iteration"
+    steps = smoke.config.get(key, getattr(algorithm_config_class(spec.algorithm)(), key, None))
+    if isinstance(steps, int) and steps > SMOKE_ITERATION_STEPS:
+        smoke.config[key] = SMOKE_ITERATION_STEPS
+        changes.append(f"{key} {steps}→{SMOKE_ITERATION_STEPS}")
     replay = smoke.config.get("replay_buffer_config")
     if isinstance(replay, dict) and "capacity" in replay:
         smoke.config["replay_buffer_config"] = replay = dict(replay)

@@ -34,7 +34,8 @@ def test_a_cluster_spec_is_shrunk_to_two_cpus_and_says_what_changed():
     spec = _spec(REPO / "experiments/lbc/atari57.yaml")
     smoke, changes = shrink_for_smoke(spec, cpus=2, gpus=0)
     assert changes == ["num_learners 1→0", "num_gpus_per_learner 1→0", "num_env_runners 8→1",
-                       "num_envs_per_env_runner 8→2", "replay_start 10000→500", "replay capacity 50000→5000"]
+                       "num_envs_per_env_runner 8→2", "replay_start 10000→200",
+                       "min_sample_timesteps_per_iteration 2000→400", "replay capacity 50000→5000"]  # 2000: ACER's default
     assert smoke.stop == {"iterations": SMOKE_ITERATIONS} and smoke.seeds == [0] and smoke.name == "lbc-atari57-smoke"
     assert spec.resources.num_env_runners == 8 and spec.config["replay_buffer_config"]["capacity"] == 50000
     needs = _needs(smoke)
@@ -44,7 +45,7 @@ def test_a_cluster_spec_is_shrunk_to_two_cpus_and_says_what_changed():
 def test_a_big_machine_keeps_what_fits():
     spec = _spec(REPO / "experiments/svg0_prior/ant_nav.yaml")  # 8 runners x 4 envs, a GPU learner
     smoke, changes = shrink_for_smoke(spec, cpus=16, gpus=1)
-    assert changes == ["num_envs_per_env_runner 4→2"]
+    assert changes == ["num_envs_per_env_runner 4→2", "min_sample_timesteps_per_iteration 1000→400"]
     assert smoke.resources.num_env_runners == 8 and smoke.resources.num_gpus_per_learner == 1
     assert shrink_for_smoke(spec, cpus=1, gpus=0)[0].resources.num_env_runners == 0
 
