@@ -28,7 +28,7 @@ import functools
 import gymnasium as gym
 import numpy as np
 
-INSTALL_HINT = "Crafter envs need the crafter package: pip install 'crafter>=1.8'"
+INSTALL_HINT = "Crafter envs need the crafter package: pip install 'behaviorlab[ptgm]'"
 CRAFTER_IDS = ("Crafter-v1",)
 VIEW_COLUMNS, VIEW_ROWS = 9, 7  # Crafter's default 9×9 view minus its 2 inventory rows
 PLAYER_CELL = (VIEW_COLUMNS // 2, VIEW_ROWS // 2)

@@ -23,7 +23,7 @@ from gymnasium.wrappers import DtypeObservation
 MINATAR_GAMES = ("Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders")
 MINATAR_IDS: tuple[str, ...] = tuple(f"MinAtar/{game}-v1" for game in MINATAR_GAMES)
 
-INSTALL_HINT = "MinAtar envs need the minatar package: pip install 'minatar==1.0.15'"
+INSTALL_HINT = "MinAtar envs need the minatar package: pip install 'behaviorlab[minatar]'"
 
 
 def require_minatar() -> None:

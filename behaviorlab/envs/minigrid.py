@@ -22,7 +22,7 @@ import re
 import gymnasium as gym
 import numpy as np
 
-INSTALL_HINT = "BabyAI envs need the minigrid package: pip install 'minigrid>=3,<4'"
+INSTALL_HINT = "BabyAI envs need the minigrid package: pip install 'behaviorlab[ptgm]'"
 BABYAI_PREFIX = "BabyAI-"
 
 # Every word BabyAI's mission grammar produces (minigrid/envs/babyai/core/verifier.py).

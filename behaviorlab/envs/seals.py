@@ -18,7 +18,7 @@ SEALS_IDS: tuple[str, ...] = (
     *(f"seals/{name}-v1" for name in ("Ant", "HalfCheetah", "Hopper", "Humanoid", "Swimmer", "Walker2d")),
 )
 
-INSTALL_HINT = "seals envs need the seals package: pip install 'seals==0.2.1'"
+INSTALL_HINT = "seals envs need the seals package: pip install 'behaviorlab[imitation]'"
 
 
 def require_seals() -> None:

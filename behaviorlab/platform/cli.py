@@ -10,6 +10,9 @@ import sys
 from pathlib import Path
 
 EXIT_BAD_INPUT = 2
+# Modules of the optional extras (pyproject.toml) → the extra that installs them.
+EXTRAS = {"minatar": "minatar", "minigrid": "ptgm", "crafter": "ptgm", "sklearn": "ptgm", "av": "ptgm",
+          "seals": "imitation", "moviepy": "video", "optuna": "optuna", "minerl": "minecraft"}
 # What `env:` takes besides the listed ids (`behaviorlab envs` and its --help).
 ENV_FORMS = """also: any other gymnasium id (Taxi-v3, FrozenLake-v1, one you register with gym.register), and
   env: my_pkg:MyEnv-v0    gymnasium's module:EnvId: imports my_pkg (which registers MyEnv-v0), then
@@ -496,7 +499,13 @@ def main(argv: list[str] | None = None) -> int:
     from behaviorlab.platform.logs import quiet_worker
 
     quiet_worker()  # the driver too: progress lines, not library notices
-    return args.func(args)
+    try:
+        return args.func(args)
+    except ModuleNotFoundError as error:
+        extra = EXTRAS.get((error.name or "").partition(".")[0])
+        if extra is None:
+            raise
+        return _fail(f"this needs the {error.name} package, part of an optional extra: pip install 'behaviorlab[{extra}]'")
 
 
 if __name__ == "__main__":

@@ -30,3 +30,15 @@ def test_envs_lists_a_family_and_the_import_forms(capsys):
     assert "my_pkg:MyEnv-v0" in out and "my_pkg.envs:MyEnv" in out
     assert main(["envs", "--family", "sea"]) == 2
     assert "valid: " in capsys.readouterr().err
+
+
+def test_a_missing_extra_is_named_in_one_line(monkeypatch, capsys):
+    import behaviorlab.platform.cli as cli
+
+    def needs_av(args):
+        raise ModuleNotFoundError("No module named 'av'", name="av")
+
+    monkeypatch.setattr(cli, "_algorithms", needs_av)
+    assert main(["algorithms"]) == 2
+    assert capsys.readouterr().err == ("error: this needs the av package, part of an optional extra: "
+                                       "pip install 'behaviorlab[ptgm]'\n")

@@ -71,8 +71,8 @@ def test_env_config_is_checked_and_reaches_the_game():
 def test_missing_package_names_the_install_command(monkeypatch):
     monkeypatch.setitem(sys.modules, "minatar", None)  # makes `import minatar` raise ImportError
     monkeypatch.setitem(sys.modules, "minatar.gym", None)
-    with pytest.raises(EnvConfigError, match=r"MinAtar/Breakout-v1: .*pip install 'minatar==1.0.15'"):
+    with pytest.raises(EnvConfigError, match=r"MinAtar/Breakout-v1: .*pip install 'behaviorlab\[minatar\]'"):
         env_info("MinAtar/Breakout-v1")
-    with pytest.raises(ImportError, match="pip install 'minatar==1.0.15'"):
+    with pytest.raises(ImportError, match=r"pip install 'behaviorlab\[minatar\]'"):
         make_env("MinAtar/Breakout-v1")
     assert "MinAtar/Breakout-v1" in registered_envs()  # still listed
