@@ -238,8 +238,8 @@ class CentralInferenceMixin:
 
     @classmethod
     def default_resource_request(cls, config):
-        request = super().default_resource_request(config)
-        if config.num_gpus_per_learner > 0:
+        request = super().default_resource_request(config)  # `config` may be Tune's dict
+        if any(bundle.get("GPU", 0) > 0 for bundle in request.bundles):  # the learner has a GPU
             from ray.tune import PlacementGroupFactory
 
             return PlacementGroupFactory([*request.bundles, {"GPU": INFERENCE_GPU_SHARE}],
