@@ -45,7 +45,7 @@ def _validate(args) -> int:
                   file=sys.stderr)
             status = status or 1
         else:
-            print(f"ok: {file} ({spec.algorithm} on {spec.env})")
+            print(f"ok: {file} ({spec.algorithm} on {spec.env_label})")
     return status
 
 

@@ -354,6 +354,21 @@ def _atari_game(spec: dict) -> str | None:
     return env if env.startswith("ALE/") else None
 
 
+def _env_label(spec: dict) -> str:
+    env = spec.get("env", "")
+    return ", ".join(map(str, env.get("grid_search", []))) if isinstance(env, dict) else str(env)
+
+
+def _trials_by_game(experiment: Experiment) -> dict[str, list[Trial]]:
+    """Atari trials by game: each trial's own env (a spec may sweep `env` over games), else the spec's."""
+    games: dict[str, list[Trial]] = {}
+    for trial in experiment.trials:
+        game = _atari_game(trial.params) or _atari_game(experiment.spec)
+        if game:
+            games.setdefault(game, []).append(trial)
+    return games
+
+
 def _fmt(value: float | None, digits: str = ".4g") -> str:
     return "" if value is None else format(value, digits)
 
@@ -370,9 +385,9 @@ def _threshold_columns(trials: list[Trial], key: str, threshold: float) -> dict:
 
 
 def _summary_rows(experiment: Experiment, key: str, threshold: float | None = None) -> list[dict]:
-    game = _atari_game(experiment.spec)
     rows = []
     for label, trials in experiment.groups().items():
+        game = _atari_game(trials[0].params) or _atari_game(experiment.spec)
         finals = [f for f in (t.final(key) for t in trials) if f is not None]
         row = {
             "experiment": experiment.name, "group": label, "trials": len(trials),
@@ -414,7 +429,7 @@ def report(path: str | Path | Experiment, metric: str = "episode_return_mean", t
     out_dir = Path(out_dir).expanduser() if out_dir else experiment.path / "report"
     out_dir.mkdir(parents=True, exist_ok=True)
     png = out_dir / "curves.png"
-    title = f"{experiment.spec.get('algorithm', '')} on {experiment.spec.get('env', '')}".strip(" on") or experiment.name
+    title = f"{experiment.spec.get('algorithm', '')} on {_env_label(experiment.spec)}".strip(" on") or experiment.name
     _plot(list(experiment.groups().items()), key, metric, title, png, smooth)
     trial_rows = [{"trial": t.name, **{k: _short(v) for k, v in sorted(t.params.items()) if k == "seed"},
                    "iterations": len(t.rows), "env_steps": _fmt(t.last(STEPS_KEY), ".0f"),
@@ -429,6 +444,9 @@ def report(path: str | Path | Experiment, metric: str = "episode_return_mean", t
     lineage = pbt_lineage(experiment)
     if lineage:
         outputs += _write_tables(lineage, out_dir, "pbt_lineage")
+    atari_rows = _atari_summary_rows([experiment], key) if len(_trials_by_game(experiment)) > 1 else []
+    if atari_rows:  # an env grid over Atari games: one HNS table for them all
+        outputs += _write_tables(atari_rows, out_dir, "atari")
     return outputs
 
 
@@ -443,7 +461,7 @@ def compare(paths: list[str | Path], out_dir: str | Path, metric: str = "episode
     curves = [(f"{e.name}: {label}" if len(e.groups()) > 1 else e.name, trials)
               for e in experiments for label, trials in e.groups().items()]
     png = out / "compare.png"
-    envs = {e.spec.get("env") for e in experiments}
+    envs = {_env_label(e.spec) for e in experiments}
     _plot(curves, key, metric, f"comparison on {envs.pop()}" if len(envs) == 1 else "comparison", png, smooth)
     rows = [row for e in experiments for row in _summary_rows(e, key, threshold)]
     written = [png, *_write_tables(rows, out, "compare")]
@@ -462,9 +480,10 @@ def _atari_summary_rows(experiments: list[Experiment], key: str) -> list[dict]:
 
     scores: dict[str, dict[str, float]] = {}
     for experiment in experiments:
-        game = _atari_game(experiment.spec)
-        finals = [f for f in (t.final(key) for t in experiment.trials) if f is not None]
-        if game and finals:
+        for game, trials in _trials_by_game(experiment).items():
+            finals = [f for f in (t.final(key) for t in trials) if f is not None]
+            if not finals:
+                continue
             by_game = scores.setdefault(str(experiment.spec.get("algorithm", experiment.name)), {})
             if game in by_game:
                 raise ReportError(f"{experiment.path}: a second {experiment.spec.get('algorithm')} experiment on {game}; "

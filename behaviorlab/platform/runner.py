@@ -74,6 +74,7 @@ def shrink_for_smoke(spec: ExperimentSpec, cpus: int, gpus: int) -> tuple[Experi
     smoke.name = f"{spec.name}-smoke"
     smoke.config = {key: sample_value(value) for key, value in spec.config.items()}
     smoke.seeds = spec.seeds[:1]
+    smoke.env = spec.envs[0]
     smoke.stop = {"iterations": SMOKE_ITERATIONS}
     smoke.tune.num_samples = 1
     smoke.tune.scheduler = None
@@ -131,7 +132,7 @@ def smoke_spec(spec: ExperimentSpec) -> ExperimentSpec:
 
     gpus = torch.cuda.device_count()
     smoke, changes = shrink_for_smoke(spec, cpus, gpus)
-    print(f"smoke: 1 trial (seed {smoke.seeds[0]}), {SMOKE_ITERATIONS} iterations on this machine ({cpus} CPUs, "
+    print(f"smoke: 1 trial ({smoke.env}, seed {smoke.seeds[0]}), {SMOKE_ITERATIONS} iterations on this machine ({cpus} CPUs, "
           f"{gpus} GPUs)" + (f"; shrunk {', '.join(changes)}" if changes else ""), flush=True)
     return smoke
 
@@ -144,7 +145,8 @@ def build_algorithm_config(spec: ExperimentSpec):
 
     resources = spec.resources
     config = apply_config(algorithm_config_class(spec.algorithm)(), to_tune(copy.deepcopy(spec.config)))
-    config.environment(env=spec.env, env_config=dict(spec.env_config))
+    envs = spec.envs
+    config.environment(env=tune.grid_search(envs) if len(envs) > 1 else envs[0], env_config=dict(spec.env_config))
     config.env_runners(num_env_runners=resources.num_env_runners,
                        num_envs_per_env_runner=resources.num_envs_per_env_runner,
                        num_cpus_per_env_runner=resources.num_cpus_per_env_runner)
@@ -635,10 +637,11 @@ def _start_and_fit(spec_path: Path, spec: ExperimentSpec, results_location: Resu
     from behaviorlab.envs import register_with_tune
 
     exp_dir = results_location.child(spec.name)
-    print(f"behaviorlab: {spec.algorithm} on {spec.env} → {exp_dir}", flush=True)
+    print(f"behaviorlab: {spec.algorithm} on {spec.env_label} → {exp_dir}", flush=True)
     _ray_init(address, spec, verbose)
     stop.install()
-    register_with_tune(spec.env)
+    for env_id in spec.envs:
+        register_with_tune(env_id)
     if not address:  # an attached cluster may autoscale
         check_trial_fits(spec)
     record_run(results_location, spec.name, spec_path, spec, resumed=resume)

@@ -12,6 +12,7 @@ import difflib
 import math
 import os
 import re
+import types
 from pathlib import Path
 from typing import Any, Literal
 
@@ -145,7 +146,7 @@ class Logging(_Strict):
 class ExperimentSpec(_Strict):
     name: str = Field("", pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH)
     algorithm: str
-    env: str
+    env: str | dict[str, Any]  # an env id, or {grid_search: [id, ...]}: one trial per env
     env_config: dict[str, Any] = {}
     config: dict[str, Any] = {}
     resources: Resources = Resources()
@@ -162,6 +163,15 @@ class ExperimentSpec(_Strict):
     @property
     def overrides(self) -> tuple[str, ...]:
         return self._overrides
+
+    @property
+    def envs(self) -> list[str]:
+        """The env ids the trials run on: the one `env`, or every id of its grid_search."""
+        return list(self.env["grid_search"]) if isinstance(self.env, dict) else [self.env]
+
+    @property
+    def env_label(self) -> str:
+        return self.envs[0] if len(self.envs) == 1 else f"{len(self.envs)} envs ({', '.join(self.envs)})"
 
     def effective_yaml(self, spec_path: str | Path) -> str:
         """The spec as the run used it: the file's text, or the mapping with overrides applied."""
@@ -277,6 +287,9 @@ def _closest(word: str, options) -> str:
 def _pydantic_error(file: Path, error: ValidationError) -> SpecError:
     first = error.errors()[0]
     loc = [str(part) for part in first["loc"]]
+    field = ExperimentSpec.model_fields.get(loc[0]) if loc else None
+    if len(loc) == 2 and field is not None and isinstance(field.annotation, types.UnionType):
+        loc = loc[:1]  # `env.str`: pydantic names the branch of `str | dict` it tried; the key is `env`
     key = ".".join(loc) or "(top level)"
     if first["type"] == "extra_forbidden":
         model: type[BaseModel] = ExperimentSpec
@@ -428,25 +441,38 @@ def _check_metric_name(file: Path, key: str, name: str) -> None:
 
 
 def _check_env(file: Path, spec: ExperimentSpec) -> None:
-    """Names via the registry, values by building the env once (its creator checks ranges). The
+    """Names via the registry, values by building each env once (its creator checks ranges). The
     creator is the user's code: whatever it raises, SystemExit included, is this spec's error and
     must not end `validate` before the other files are checked."""
     from behaviorlab.envs import EnvConfigError, check_env_config, make_env
 
-    try:
-        check_env_config(spec.env, spec.env_config)
-        make_env(spec.env, spec.env_config).close()
-    except EnvConfigError as error:
-        problem, _, fix = str(error).partition("; ")
-        raise SpecError(file, error.key, problem, fix or "fix the env settings") from None
-    except KeyboardInterrupt:
-        raise
-    except BaseException as error:
-        detail = " ".join(str(error).split())
-        problem = f"{type(error).__name__}: {detail}" if detail else type(error).__name__
-        fix = ("the env's creator must return an env, not exit" if isinstance(error, SystemExit)
-               else "fix the env_config values")
-        raise SpecError(file, "env_config", f"{spec.env} cannot be built: {problem}", fix) from None
+    if isinstance(spec.env, dict):
+        grid = spec.env.get("grid_search")
+        if set(spec.env) != {"grid_search"} or not isinstance(grid, list) or not grid \
+                or not all(isinstance(env_id, str) and env_id for env_id in grid):
+            raise SpecError(file, "env", f"{spec.env!r} is neither an env id nor a grid of them",
+                            "write env: CartPole-v1, or env: {grid_search: [CartPole-v1, Acrobot-v1]}")
+        if len(set(grid)) != len(grid):
+            raise SpecError(file, "env.grid_search", f"repeated env ids {grid}", "list each env once")
+    for index, env_id in enumerate(spec.envs):
+        where = "env" if isinstance(spec.env, str) else f"env.grid_search.{index}"
+        try:
+            check_env_config(env_id, spec.env_config)
+            make_env(env_id, spec.env_config).close()
+        except EnvConfigError as error:
+            problem, _, fix = str(error).partition("; ")
+            if len(spec.envs) > 1 and env_id not in problem:
+                problem = f"{env_id}: {problem}"
+            raise SpecError(file, where if error.key == "env" else error.key, problem,
+                            fix or "fix the env settings") from None
+        except KeyboardInterrupt:
+            raise
+        except BaseException as error:
+            detail = " ".join(str(error).split())
+            problem = f"{type(error).__name__}: {detail}" if detail else type(error).__name__
+            fix = ("the env's creator must return an env, not exit" if isinstance(error, SystemExit)
+                   else "fix the env_config values")
+            raise SpecError(file, "env_config", f"{env_id} cannot be built: {problem}", fix) from None
 
 
 def _check_wandb(file: Path, spec: ExperimentSpec) -> None:
