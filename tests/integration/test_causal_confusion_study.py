@@ -18,7 +18,7 @@ def test_smoke_study_writes_every_measurement(tmp_path, monkeypatch, capsys):
     (run,) = json.loads((tmp_path / "runs.json").read_text())
     assert sorted(run["mask_returns"]) == [format(i, "03b") for i in range(8)]
     assert all(-200 <= value <= 0 for value in run["mask_returns"].values())
-    assert -200 <= run["bc_original"] <= 0 and -200 <= run["bc_confounded"] <= 0
+    assert all(-200 <= run[key] <= 0 for key in ("bc_original", "bc_confounded", "dropout_bc"))
     assert set(run["execution_chosen"]) == {"3"} and set(run["query_chosen"]) == set(run["dagger"]) == {"20"}
     assert "ORIGINAL BC" in (tmp_path / "summary.md").read_text() and "size 300 seed 0" in capsys.readouterr().out
 

@@ -65,6 +65,7 @@ class StudySpec(BaseModel):
     mixture_episodes: int = 10  # π_mix episodes whose states are ranked by disagreement
     query_budgets: list[int]  # expert labels for the expert-query intervention and DAgger
     query_rounds: int = 20  # graphs scored on the labelled states
+    input_dropout: float = Field(0.0, ge=0.0, lt=1.0)  # > 0: also the DROPOUT baseline (BC on CONFOUNDED)
     smoke: dict[str, Any] = {}
 
     @property
@@ -109,9 +110,10 @@ class MaskedPolicy:
 
 
 def train(module: GraphPolicy, x: np.ndarray, actions: np.ndarray, spec: StudySpec, seed: int,
-          graph: np.ndarray | None = None) -> GraphPolicy:
+          graph: np.ndarray | None = None, input_dropout: float = 0.0) -> GraphPolicy:
     """Adam on the cross-entropy: with `graph`, that fixed graph (plain BC when it is all ones); without,
-    G uniform per example (the graph-parameterised policy)."""
+    G uniform per example (the graph-parameterised policy). `input_dropout`: each input dimension of a
+    training example zeroed with this probability, the rest scaled by 1/(1-p) (the DROPOUT baseline)."""
     from behaviorlab.algorithms.common.bc import behaviour_cloning_loss
 
     generator = torch.Generator().manual_seed(seed)
@@ -119,10 +121,13 @@ def train(module: GraphPolicy, x: np.ndarray, actions: np.ndarray, spec: StudySp
     optimizer = torch.optim.Adam(module.parameters(), lr=spec.lr)
     for _ in range(spec.updates):
         index = torch.randint(len(x), (spec.batch_size,), generator=generator)
+        batch = x[index]
+        if input_dropout:
+            batch = batch * (torch.rand(batch.shape, generator=generator) >= input_dropout) / (1 - input_dropout)
         if graph is None:
-            loss = graph_cloning_loss(module, x[index], actions[index], generator)
+            loss = graph_cloning_loss(module, batch, actions[index], generator)
         else:
-            loss = behaviour_cloning_loss(module(x[index], torch.as_tensor(graph, dtype=torch.float32)), actions[index])
+            loss = behaviour_cloning_loss(module(batch, torch.as_tensor(graph, dtype=torch.float32)), actions[index])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -222,6 +227,10 @@ class Study:
                                                    temperature=spec.temperature, alpha=spec.ridge_alpha)
             record["query_chosen"][budget] = _key(search.chosen)
             record["dagger"][budget] = self._dagger(bc["confounded"], x["confounded"], a, budget, seed, eval_seed)
+        # Last, so that every measurement above draws the same random numbers with or without it.
+        if spec.input_dropout:
+            dropout = train(self._new(), x["confounded"], a, spec, seed, self.full, spec.input_dropout)
+            record["dropout_bc"] = self._return(dropout, self.full, spec.confounded_env, eval_seed)
         return record
 
     def _mixture_states(self, graph_policy: GraphPolicy, seed: int) -> np.ndarray:
@@ -281,7 +290,8 @@ def summarise(spec: StudySpec, runs: list[dict]) -> str:
         orig, conf = np.mean([r["bc_original"] for r in rows]), np.mean([r["bc_confounded"] for r in rows])
         lines += [f"## {size} demonstration steps, {len(rows)} seeds", "",
                   f"- ORIGINAL BC {stat([r['bc_original'] for r in rows])}, CONFOUNDED BC "
-                  f"{stat([r['bc_confounded'] for r in rows])} (gap {orig - conf:.1f})",
+                  f"{stat([r['bc_confounded'] for r in rows])} (gap {orig - conf:.1f})"
+                  + (f"; DROPOUT BC {stat([r['dropout_bc'] for r in rows])}" if "dropout_bc" in rows[0] else ""),
                   "- fixed graphs: "
                   + ", ".join(f"{k} {stat([r['mask_returns'][k] for r in rows])}" for k in graph_keys)]
         modes = (("policy execution", "execution_chosen", None), ("expert queries", "query_chosen", "dagger"))
@@ -292,7 +302,9 @@ def summarise(spec: StudySpec, runs: list[dict]) -> str:
                 gap = (np.mean(returns) - conf) / (orig - conf) if orig != conf else float("nan")
                 line = (f"- {label}, {n} {'episodes' if compare is None else 'labels'}: chosen graph's return "
                         f"{stat(returns)}, gap closed {gap:.0%}, nuisance bit dropped in "
-                        f"{sum(k[-1] == '0' for k in chosen)}/{len(chosen)} runs")
+                        f"{sum(k[-1] == '0' for k in chosen)}/{len(chosen)} runs (chosen: "
+                        + ", ".join(f"{k} ×{chosen.count(k)}" for k in sorted(set(chosen), key=chosen.count, reverse=True))
+                        + ")")
                 if compare:
                     line += f"; DAgger {stat([r[compare][n] for r in rows])}"
                 lines.append(line)
