@@ -171,7 +171,8 @@ class ExperimentSpec(_Strict):
 
     @property
     def env_label(self) -> str:
-        return self.envs[0] if len(self.envs) == 1 else f"{len(self.envs)} envs ({', '.join(self.envs)})"
+        envs = self.envs
+        return envs[0] if len(envs) == 1 else f"{len(envs)} envs ({', '.join(envs[:3])}{', …' if len(envs) > 3 else ''})"
 
     def effective_yaml(self, spec_path: str | Path) -> str:
         """The spec as the run used it: the file's text, or the mapping with overrides applied."""
