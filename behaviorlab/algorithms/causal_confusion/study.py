@@ -50,6 +50,7 @@ class StudySpec(BaseModel):
     expert_data: str | None = None  # its trajectory dataset; None: it plays `demo_episodes` in `demo_env`
     demo_env: str = "RichStart-MountainCar-v0"
     demo_episodes: int = Field(100, ge=1)
+    demo_epsilon: float = Field(0.0, ge=0.0, le=1.0)  # share of uniform random actions in played demonstrations
     env: str = "MountainCar-v0"  # the base env: imitators play Confounded-{env} and Original-{env}
     factor_sizes: list[int] = [1, 1, 3]  # input dimensions of each graph bit; the last one is the nuisance
     dataset_sizes: list[int] = Field(min_length=1)  # demonstration steps (random subset per seed)
@@ -151,9 +152,14 @@ class Study:
             episodes = [(steps.obs, steps.action) for _, steps in
                         TrajectoryReader(resolve_data_path(spec.expert_data)).iter_episodes()]
         else:
-            demo_env = make_env(spec.demo_env)
-            played = [rollout(demo_env, lambda o: self.expert_act(np.asarray(o)[None])[0].item(), seed)
-                      for seed in range(spec.demo_episodes)]
+            demo_env, noise = make_env(spec.demo_env), np.random.default_rng(0)
+
+            def demonstrate(obs):
+                if noise.random() < spec.demo_epsilon:
+                    return int(noise.integers(demo_env.action_space.n))
+                return self.expert_act(np.asarray(obs)[None])[0].item()
+
+            played = [rollout(demo_env, demonstrate, seed) for seed in range(spec.demo_episodes)]
             episodes = [(played_episode.observations, played_episode.actions) for played_episode in played]
         self.obs = np.concatenate([np.asarray(obs, np.float32) for obs, _ in episodes])
         self.actions = np.concatenate([np.asarray(actions, np.int64) for _, actions in episodes])
