@@ -112,8 +112,9 @@ def _eval(args) -> int:
         print("\ninterrupted", file=sys.stderr)
         return 130
     returns = episodes.returns
-    actions = "greedy" if args.deterministic else "sampled"
-    print(f"{args.episodes} episodes (seeds {args.seed}..{args.seed + args.episodes - 1}, {actions} actions): "
+    actions = ("the policy's own actions (it outputs no distribution)" if policy.outputs_actions
+               else "greedy actions" if args.deterministic else "sampled actions")
+    print(f"{args.episodes} episodes (seeds {args.seed}..{args.seed + args.episodes - 1}, {actions}): "
           f"return {returns.mean():.2f} ± {returns.std():.2f} (std over episodes; min {returns.min():.2f}, "
           f"max {returns.max():.2f})")
     if episodes.successes is not None:

@@ -90,6 +90,7 @@ class Policy:
     module: Any  # the RLModule, in eval mode
     checkpoint: Path
     run_config: dict = field(default_factory=dict)  # the trial's params.json (algorithm config), {} if absent
+    outputs_actions: bool = False  # set once its inference pass gave actions, not a distribution
 
     @property
     def observation_space(self) -> gym.Space:
@@ -104,22 +105,23 @@ class Policy:
         return self.run_config.get("env")
 
     def act_batch(self, obs: np.ndarray, greedy: bool = True) -> np.ndarray:
-        """Actions for a batch of observations [N, ...], as the env takes them."""
+        """Actions for a batch of observations [N, ...], as the env takes them: the mode of, or a sample
+        from, the action distribution of the module's inference pass, which is how a module acts on its
+        own (LBC with its configured ψ). A module whose inference pass outputs actions instead (DQN's
+        argmax, STEVE's deterministic actor) acts with them either way, and `outputs_actions` says so."""
         import torch
         from ray.rllib.core.columns import Columns
 
         obs = np.asarray(obs)
         obs = obs.astype(np.float32) if obs.dtype == np.float64 else obs  # RLlib's nets are float32
         with torch.no_grad():
-            batch = {Columns.OBS: torch.as_tensor(obs)}
-            if greedy:
-                out = self.module.forward_inference(batch)
-                dist_class = self.module.get_inference_action_dist_cls()
+            out = self.module.forward_inference({Columns.OBS: torch.as_tensor(obs)})
+            if Columns.ACTION_DIST_INPUTS in out:
+                dist = self.module.get_inference_action_dist_cls().from_logits(out[Columns.ACTION_DIST_INPUTS])
+                actions = (dist.to_deterministic() if greedy else dist).sample().numpy()
             else:
-                out = self.module.forward_exploration(batch)
-                dist_class = self.module.get_exploration_action_dist_cls()
-            dist = dist_class.from_logits(out[Columns.ACTION_DIST_INPUTS])
-            actions = (dist.to_deterministic() if greedy else dist).sample().numpy()
+                self.outputs_actions = True
+                actions = out[Columns.ACTIONS].numpy()
         if isinstance(self.action_space, gym.spaces.Box):
             from ray.rllib.utils.spaces.space_utils import clip_action, unsquash_action
 

@@ -73,3 +73,41 @@ def test_episodes_are_seeded_one_by_one_side_by_side_and_into_videos(tmp_path):
 def test_video_of_an_env_that_cannot_render_is_refused(tmp_path):
     with pytest.raises(PolicyError, match="cannot record video"):
         evaluate_episodes(AlwaysLeft(), "RandomMDP-v0", 1, video_dir=tmp_path)
+
+
+class _Module:
+    """An RLModule's acting surface: its inference pass gives logits, or actions (DQN, STEVE)."""
+
+    def __init__(self, output: str):
+        self.output = output
+        self.observation_space = gym.spaces.Box(-1, 1, (2,))
+        self.action_space = gym.spaces.Discrete(3)
+
+    def forward_inference(self, batch):
+        import torch
+        from ray.rllib.core.columns import Columns
+
+        rows = len(batch[Columns.OBS])
+        if self.output == "actions":
+            return {Columns.ACTIONS: torch.full((rows,), 2)}
+        return {Columns.ACTION_DIST_INPUTS: torch.tensor([[0.0, 1.0, -50.0]]).repeat(rows, 1)}
+
+    def get_inference_action_dist_cls(self):
+        from ray.rllib.models.torch.torch_distributions import TorchCategorical
+
+        return TorchCategorical
+
+
+def test_acting_from_the_inference_distribution_or_the_modules_own_actions():
+    from pathlib import Path
+
+    from behaviorlab.platform.policy import Policy
+
+    obs = np.zeros((400, 2), np.float32)
+    logits = Policy(_Module("logits"), Path("c"))
+    assert logits.act_batch(obs, greedy=True).tolist() == [1] * 400
+    sampled = logits.act_batch(obs, greedy=False)
+    assert set(sampled.tolist()) == {0, 1} and 40 < (sampled == 0).sum() < 180  # p(0) = 1 / (1 + e) ≈ 0.27: 107 ± 9
+    assert not logits.outputs_actions
+    actions = Policy(_Module("actions"), Path("c"))
+    assert actions.act_batch(obs, greedy=False).tolist() == [2] * 400 and actions.outputs_actions
