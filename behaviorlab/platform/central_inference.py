@@ -45,6 +45,7 @@ INFERENCE_GPU_SHARE = 0.25
 # A killed server is restarted this often (runners' act calls are retried meanwhile); then the trial fails.
 SERVER_RESTARTS = 3
 SERVER_PROBE_TIMEOUT_S = 60
+FRAME_RATE_WINDOW_S = 1.0
 DEFAULT_TIMEOUT_MS = 1.0  # the design's ~1 ms: about one Ray round trip here
 
 
@@ -268,6 +269,17 @@ class CentralInferenceMixin:
         group.foreach_env_runner(lambda runner: runner.connect_inference_server(server),
                                  remote_worker_ids=runner_ids, local_env_runner=local)
 
+    def _log_frame_rate(self) -> None:
+        """Env frames/s over windows of at least FRAME_RATE_WINDOW_S: one training step of an
+        asynchronous learner may see no samples at all."""
+        now = time.perf_counter()
+        steps = self.metrics.peek((ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0)
+        since, steps_then = getattr(self, "_frame_window", (now, steps))
+        if now - since >= FRAME_RATE_WINDOW_S:
+            self.metrics.log_value((METRICS, "env_frames_per_s"), (steps - steps_then) / (now - since), reduce="mean")
+            since, steps_then = now, steps
+        self._frame_window = since, steps_then
+
     def _log_policy_lag(self) -> None:
         """Learner updates between the weights that acted on a trained step and the learner's when
         it trains on it: RLlib's learners measure it when the batch keeps WEIGHTS_SEQ_NO (IMPALA,
@@ -304,14 +316,11 @@ class CentralInferenceMixin:
         return restored
 
     def training_step(self):
-        start = time.perf_counter()
-        steps_before = self.metrics.peek((ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0)
         result = super().training_step()
         group = self.env_runner_group
         if group.num_healthy_remote_workers() < group.num_remote_workers():
             self._check_server()  # runners fail when the server is gone: say so instead of restarting them
-        steps = self.metrics.peek((ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0) - steps_before
-        self.metrics.log_value((METRICS, "env_frames_per_s"), steps / (time.perf_counter() - start), reduce="mean")
+        self._log_frame_rate()
         self._log_policy_lag()
         return result
 

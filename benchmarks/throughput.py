@@ -1,0 +1,190 @@
+"""Sampling throughput: local (per-runner) vs central (SEED-style) inference, and RLlib's ceiling
+(docs/benchmarks.md, "SEED: central inference and sampling throughput"; issue #29).
+
+1. Ceiling: env steps/s of one plain RLlib EnvRunner (PPO's module with the given network) against
+   the raw env stepped with random actions, as envs per runner grow.
+2. Throughput grid: IMPALA (and ACER) on MinAtar/Breakout-v1 with the MinAtar network of the LBC
+   benchmark, local vs central inference, for R runners x E envs per runner. Each cell builds the
+   algorithm through the platform (`build_algorithm_config` + `trainable_class`, as `behaviorlab
+   run` does), trains one warm-up iteration, then trains for `--seconds` and reports env frames/s
+   over that time, with the server's mean batch, the act round trip p50/p99 (central) and the policy
+   lag in learner updates.
+3. `--learning`: IMPALA and ACER on CartPole-v1, central vs local, to `--budget` env steps each:
+   the final return, to check that central inference does not change what is learned.
+
+`--gpu` (one GPU, < 5 min): Atari Pong with the Nature CNN, learner on 0.75 GPU and the inference
+server on the remaining 0.25, R in {1, 2, 4, 8} x 32 envs, 15 s cells; local inference runs the CNN
+on the runners' CPUs.
+
+Usage: python benchmarks/throughput.py [--seconds 20] [--algorithms IMPALA ACER] [--learning] [--gpu]
+Prints markdown tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from overhead import raw_rate, runner_rate  # noqa: E402  (the ceiling measurement of the Platform table)
+
+MINATAR = "MinAtar/Breakout-v1"
+MINATAR_NET = {"conv_filters": [[16, 3, 1]], "conv_activation": "relu", "head_fcnet_hiddens": [128],
+               "vf_share_layers": True}
+NATURE_CNN = {"conv_filters": [[32, 8, 4], [64, 4, 2], [64, 3, 1]], "conv_activation": "relu"}
+# Per-algorithm settings of the grid: short iterations so the timed window holds several.
+SETTINGS = {
+    "IMPALA": {"min_time_s_per_iteration": 1, "train_batch_size_per_learner": 500, "lr": 5e-4},
+    "ACER": {"min_sample_timesteps_per_iteration": 1000, "replay_ratio": 1.0},
+}
+CEILING_ENVS = (1, 2, 4, 8, 16, 32, 64)
+WARMUP_LIMIT_S = 120
+
+
+def _spec(algorithm, env, model_config, runners, envs, central, *, gpu=0.0, config=None, seed=0):
+    from behaviorlab.platform.spec import ExperimentSpec
+
+    # Two runners on two cores: each asks for half a CPU so the trial fits next to the driver.
+    cpus = 1.0 if gpu or runners == 1 else 0.5
+    resources = {"num_env_runners": runners, "num_envs_per_env_runner": envs, "num_cpus_per_env_runner": cpus,
+                 "num_gpus_per_learner": gpu, "central_inference": central}
+    return ExperimentSpec.model_validate({
+        "algorithm": algorithm, "env": env,
+        "config": {**(SETTINGS[algorithm] if config is None else config),
+                   **({"model_config": model_config} if model_config else {})},
+        "resources": resources, "stop": {"iterations": 1}, "seeds": [seed]})
+
+
+def _build(spec):
+    from behaviorlab.envs import register_with_tune
+    from behaviorlab.platform.runner import build_algorithm_config, trainable_class
+
+    register_with_tune(spec.env)
+    config = build_algorithm_config(spec)
+    # IMPALA reports NaN losses for an iteration in which its learner thread finished no update (a
+    # busy machine): the platform's NaN guard would end the cell; it is not a divergence here.
+    config.callbacks(on_train_result=None)
+    return trainable_class(spec)(config=config)
+
+
+def _lag(result: dict) -> float | None:
+    central = result.get("central_inference", {}).get("policy_lag_updates")
+    if central is not None:
+        return central
+    return result.get("learners", {}).get("default_policy", {}).get("diff_num_grad_updates_vs_sampler_policy")
+
+
+def throughput_cell(algorithm, env, model_config, runners, envs, central, seconds, gpu=0.0) -> dict:
+    algo = _build(_spec(algorithm, env, model_config, runners, envs, central, gpu=gpu))
+    try:
+        result = algo.train()
+        deadline = time.perf_counter() + WARMUP_LIMIT_S
+        # Warm-up until samples flow: a local IMPALA runner here took ~20 s to its first sample.
+        while result["num_env_steps_sampled_lifetime"] == 0 and time.perf_counter() < deadline:
+            result = algo.train()
+        result = algo.train()
+        steps0, start = result["num_env_steps_sampled_lifetime"], time.perf_counter()
+        timed = []
+        while time.perf_counter() - start < seconds:
+            timed.append(algo.train())
+        rate = (timed[-1]["num_env_steps_sampled_lifetime"] - steps0) / (time.perf_counter() - start)
+    finally:
+        algo.stop()
+    served = [r.get("env_runners", {}).get("central_inference", {}) for r in timed]
+    return {"frames_per_s": rate, "batch": _mean([s.get("mean_inference_batch") for s in served]),
+            "p50": _mean([s.get("rtt_p50_ms") for s in served]), "p99": _max([s.get("rtt_p99_ms") for s in served]),
+            "lag": _mean([_lag(r) for r in timed])}
+
+
+def _finite(values) -> list[float]:
+    """Iterations without the metric (no sample or no learner report in them) are left out."""
+    return [v for v in values if v is not None and math.isfinite(v)]
+
+
+def _mean(values) -> float | None:
+    values = _finite(values)
+    return sum(values) / len(values) if values else None
+
+
+def _max(values) -> float | None:
+    values = _finite(values)
+    return max(values) if values else None
+
+
+def learning_cell(algorithm, central, budget, seed) -> tuple[float, int]:
+    # Each algorithm's defaults (the shipped CartPole specs' settings), short IMPALA iterations.
+    config = {"ACER": {}, "IMPALA": {"min_time_s_per_iteration": 1}}[algorithm]
+    algo = _build(_spec(algorithm, "CartPole-v1", None, 1, 8, central, config=config, seed=seed))
+    try:
+        returns = []
+        while True:
+            result = algo.train()
+            returns.append(result.get("env_runners", {}).get("episode_return_mean", float("nan")))
+            if result["num_env_steps_sampled_lifetime"] >= budget:
+                return returns[-1], int(result["num_env_steps_sampled_lifetime"])
+    finally:
+        algo.stop()
+
+
+def _fmt(value, pattern="{:,.1f}") -> str:
+    return "–" if value is None else pattern.format(value)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--algorithms", nargs="+", default=["IMPALA"], choices=sorted(SETTINGS))
+    parser.add_argument("--runners", nargs="+", type=int, default=[1, 2])
+    parser.add_argument("--envs", nargs="+", type=int, default=[8, 32])
+    parser.add_argument("--no-ceiling", action="store_true")
+    parser.add_argument("--learning", action="store_true")
+    parser.add_argument("--budget", type=int, default=30_000)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--gpu", action="store_true")
+    args = parser.parse_args()
+    import ray
+    import torch
+
+    torch.set_num_threads(1)  # the in-process ceiling runner: one core, as an EnvRunner actor has
+    if args.gpu:
+        ray.init(include_dashboard=False, log_to_driver=False)
+        env, net, gpu, runners, envs, seconds = "ALE/Pong-v5", NATURE_CNN, 0.75, [1, 2, 4, 8], [32], 15
+    else:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        env, net, gpu, runners, envs, seconds = MINATAR, MINATAR_NET, 0.0, args.runners, args.envs, args.seconds
+
+    if not (args.gpu or args.no_ceiling):
+        print(f"\n| envs per runner | one EnvRunner steps/s ({env}, PPO module) | raw env steps/s | ratio |"
+              "\n|---|---|---|---|")
+        for num_envs in CEILING_ENVS:
+            raw = raw_rate(env, {}, 20_000)  # next to each point: the machine's load varies by minutes
+            sampled = runner_rate(env, {}, 4_000, net, num_envs)
+            print(f"| {num_envs} | {sampled:,.0f} | {raw:,.0f} | {sampled / raw:.3f} |", flush=True)
+
+    print(f"\n| algorithm | runners × envs | inference | env frames/s | mean server batch | RTT p50 ms | "
+          f"RTT p99 ms | policy lag (updates) |\n|---|---|---|---|---|---|---|---|")
+    for algorithm in args.algorithms:
+        for num_runners in runners:
+            for num_envs in envs:
+                for central in (False, True):
+                    row = throughput_cell(algorithm, env, net, num_runners, num_envs, central, seconds, gpu)
+                    print(f"| {algorithm} | {num_runners} × {num_envs} | {'central' if central else 'local'} | "
+                          f"{row['frames_per_s']:,.0f} | {_fmt(row['batch'])} | {_fmt(row['p50'], '{:.2f}')} | "
+                          f"{_fmt(row['p99'], '{:.2f}')} | {_fmt(row['lag'], '{:.2f}')} |", flush=True)
+
+    if args.learning:
+        print(f"\n| algorithm | inference | seed | env steps | final return (CartPole-v1) |\n|---|---|---|---|---|")
+        for algorithm in args.algorithms:
+            for seed in args.seeds:
+                for central in (False, True):
+                    final, steps = learning_cell(algorithm, central, args.budget, seed)
+                    print(f"| {algorithm} | {'central' if central else 'local'} | {seed} | {steps:,} | {final:.1f} |",
+                          flush=True)
+
+
+if __name__ == "__main__":
+    main()
