@@ -714,7 +714,7 @@ def mean_std_text(values: list[float]) -> str:
 
 def _print_summary(spec: ExperimentSpec, exp_dir: str, results, *, remote: bool) -> None:
     """Per configuration the final metric's mean ± std over its seeds (a configuration's trials
-    differ only in their seed), then the best configuration and the best trial."""
+    differ only in their seed), then the best configuration and the best trial (not over an env grid)."""
     from behaviorlab.platform.report import Experiment, best_group
 
     metric = result_key(spec.tune.metric)
@@ -722,20 +722,22 @@ def _print_summary(spec: ExperimentSpec, exp_dir: str, results, *, remote: bool)
     trials = [trial for trial in map(_read_trial, results) if trial is not None]
     experiment = Experiment(Path(exp_dir), trials, spec.model_dump())
     groups = experiment.groups() if trials else {}
+    reported = False
     for label, group in groups.items():
         finals = [value for value in (trial.final(metric) for trial in group) if value is not None]
         if finals:
+            reported = True
             print(f"{label + ': ' if len(groups) > 1 else ''}final {spec.tune.metric} = {mean_std_text(finals)}")
-    best_config = best_group(experiment, metric) if len(groups) > 1 else None
-    if best_config:
-        print(f"best configuration: {best_config[0]} ({best_config[1]})")
-    sign = 1 if spec.tune.mode == "max" else -1
-    scored = [(sign * value, trial.name, value) for trial in trials if (value := trial.final(metric)) is not None]
-    if scored:
-        _, name, value = max(scored)
-        print(f"best trial: {name}  final {spec.tune.metric} = {value:.4g}")
-    else:
+    if not reported:
         print(f"no trial reported {spec.tune.metric}")
+    elif len(spec.envs) == 1:  # across an env grid the values are not comparable: no best
+        best_config = best_group(experiment, metric) if len(groups) > 1 else None
+        if best_config:
+            print(f"best configuration: {best_config[0]} ({best_config[1]})")
+        sign = 1 if spec.tune.mode == "max" else -1
+        _, name, value = max((sign * value, trial.name, value) for trial in trials
+                             if (value := trial.final(metric)) is not None)
+        print(f"best trial: {name}  final {spec.tune.metric} = {value:.4g}")
     if results.errors:
         print(f"{len(results.errors)} of {len(results)} trials failed; their error.txt files say why")
     local_dir = f"./{spec.name}" if remote else exp_dir.removeprefix("file://")

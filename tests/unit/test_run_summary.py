@@ -24,7 +24,7 @@ class _Grid(list):
 
 def _result(tmp_path, name: str, config: dict, returns: list[float]):
     trial = tmp_path / name
-    trial.mkdir()
+    trial.mkdir(parents=True)
     rows = [{"training_iteration": i + 1, "num_env_steps_sampled_lifetime": 100 * (i + 1),
              "env_runners": {"episode_return_mean": value}} for i, value in enumerate(returns)]
     (trial / "result.json").write_text("\n".join(json.dumps(row) for row in rows) + "\n")
@@ -44,3 +44,17 @@ def test_summary_groups_trials_by_configuration_over_seeds(tmp_path, capsys):
     assert "lr=0.01: final episode_return_mean = 45 ± 7.07 over 2 seeds (min 40, max 50)" in out
     assert "best configuration: lr=0.01 (final episode_return_mean 45, mean of 2 trial(s))" in out
     assert "best trial: trial_00003_seed=1  final episode_return_mean = 50" in out
+
+
+def test_summary_over_an_env_grid_names_no_best_and_says_when_nothing_was_reported(tmp_path, capsys):
+    spec = ExperimentSpec(name="exp", algorithm="PPO", env={"grid_search": ["CartPole-v1", "Acrobot-v1"]},
+                          stop={"env_steps": 1000}, logging={"wandb": {"mode": "disabled"}})
+    grid = _Grid([_result(tmp_path, "trial_00000_seed=0", {"env": "CartPole-v1", "seed": 0}, [40.0]),
+                  _result(tmp_path, "trial_00001_seed=0", {"env": "Acrobot-v1", "seed": 0}, [-500.0])])
+    _print_summary(spec, str(tmp_path), grid, remote=False)
+    out = capsys.readouterr().out
+    assert "env=CartPole-v1: final episode_return_mean = 40 (1 seed)" in out
+    assert "env=Acrobot-v1: final episode_return_mean = -500 (1 seed)" in out and "best" not in out
+    nothing = _Grid([_result(tmp_path / "b", "trial_00000_seed=0", {"seed": 0}, [float("nan")])])
+    _print_summary(spec.model_copy(update={"env": "CartPole-v1"}), str(tmp_path / "b"), nothing, remote=False)
+    assert "no trial reported episode_return_mean" in capsys.readouterr().out
