@@ -163,7 +163,8 @@ def _report(args) -> int:
     except ReportError as error:
         return _fail(str(error))
     print("\n".join(str(p) for p in paths))
-    best = best_group(experiment, result_key(args.metric), args.threshold)
+    env_grid = isinstance(experiment.spec.get("env"), dict)  # values on different envs are not comparable
+    best = None if env_grid else best_group(experiment, result_key(args.metric), args.threshold)
     if best and len(experiment.trials) > 1:
         print(f"best configuration: {best[0]} ({best[1]})")
     return 0
