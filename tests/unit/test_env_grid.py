@@ -76,3 +76,15 @@ def test_report_of_an_atari_env_grid_has_one_hns_table(tmp_path):
     atari = (exp / "report" / "atari.md").read_text().splitlines()
     assert atari[0] == "| algorithm | games | mean HNS % | median HNS % | HWRB |"
     assert atari[2] == "| LBC | 2 | 75.0 | 75.0 | 0 |"
+
+
+def test_validate_through_the_cli(tmp_path, capsys):
+    from behaviorlab.platform.cli import main
+
+    file = tmp_path / "exp.yaml"
+    file.write_text(BASE + "env: {grid_search: [CartPole-v1, Acrobot-v1]}\n")
+    assert main(["validate", str(file)]) == 0
+    assert capsys.readouterr().out == f"ok: {file} (PPO on 2 envs (CartPole-v1, Acrobot-v1))\n"
+    assert main(["validate", str(file), "--set", "env={grid_search: [CartPole-v1, Acrobat-v1]}"]) == 2
+    assert capsys.readouterr().err == (f"error: {file}:--set env.grid_search.1: unknown env 'Acrobat-v1'; did you mean "
+                                       "'Acrobot-v1'? (or give a 'package.module:Factory' import path)\n")
