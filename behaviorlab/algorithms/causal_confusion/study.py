@@ -224,6 +224,7 @@ class Study:
             chosen = top_states(scores, budget)
             queried_x = torch.as_tensor(states[chosen])
             labels = torch.as_tensor(self._expert_labels(states[chosen]))
+
             def loss(graph: np.ndarray) -> float:
                 graph = torch.as_tensor(graph, dtype=torch.float32)[None]
                 return graph_losses(graph_policy, queried_x, labels, graph)[0].item()
@@ -306,11 +307,10 @@ def summarise(spec: StudySpec, runs: list[dict]) -> str:
                 chosen = [r[field][n] for r in rows]
                 returns = [r["mask_returns"][k] for r, k in zip(rows, chosen)]
                 gap = (np.mean(returns) - conf) / (orig - conf) if orig != conf else float("nan")
+                counts = ", ".join(f"{k} ×{chosen.count(k)}" for k in sorted(set(chosen), key=chosen.count, reverse=True))
                 line = (f"- {label}, {n} {'episodes' if compare is None else 'labels'}: chosen graph's return "
                         f"{stat(returns)}, gap closed {gap:.0%}, nuisance bit dropped in "
-                        f"{sum(k[-1] == '0' for k in chosen)}/{len(chosen)} runs (chosen: "
-                        + ", ".join(f"{k} ×{chosen.count(k)}" for k in sorted(set(chosen), key=chosen.count, reverse=True))
-                        + ")")
+                        f"{sum(k[-1] == '0' for k in chosen)}/{len(chosen)} runs (chosen: {counts})")
                 if compare:
                     line += f"; DAgger {stat([r[compare][n] for r in rows])}"
                 lines.append(line)
