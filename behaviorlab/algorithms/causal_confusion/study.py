@@ -307,7 +307,8 @@ def summarise(spec: StudySpec, runs: list[dict]) -> str:
                 chosen = [r[field][n] for r in rows]
                 returns = [r["mask_returns"][k] for r, k in zip(rows, chosen)]
                 gap = (np.mean(returns) - conf) / (orig - conf) if orig != conf else float("nan")
-                counts = ", ".join(f"{k} ×{chosen.count(k)}" for k in sorted(set(chosen), key=chosen.count, reverse=True))
+                order = sorted(set(chosen), key=lambda k: (-chosen.count(k), k))  # most often chosen first
+                counts = ", ".join(f"{k} ×{chosen.count(k)}" for k in order)
                 line = (f"- {label}, {n} {'episodes' if compare is None else 'labels'}: chosen graph's return "
                         f"{stat(returns)}, gap closed {gap:.0%}, nuisance bit dropped in "
                         f"{sum(k[-1] == '0' for k in chosen)}/{len(chosen)} runs (chosen: {counts})")
