@@ -442,10 +442,10 @@ def _check_metric_name(file: Path, key: str, name: str) -> None:
 
 
 def _check_env(file: Path, spec: ExperimentSpec) -> None:
-    """Names via the registry, values by building each env once (its creator checks ranges). The
-    creator is the user's code: whatever it raises, SystemExit included, is this spec's error and
-    must not end `validate` before the other files are checked."""
-    from behaviorlab.envs import EnvConfigError, check_env_config, make_env
+    """Names via the registry, values by building each env once, one game per family of a grid
+    (its creator checks ranges). The creator is the user's code: whatever it raises, SystemExit
+    included, is this spec's error and must not end `validate` before the other files are checked."""
+    from behaviorlab.envs import EnvConfigError, check_env_config, env_info, make_env
 
     if isinstance(spec.env, dict):
         grid = spec.env.get("grid_search")
@@ -455,11 +455,18 @@ def _check_env(file: Path, spec: ExperimentSpec) -> None:
                             "write env: CartPole-v1, or env: {grid_search: [CartPole-v1, Acrobot-v1]}")
         if len(set(grid)) != len(grid):
             raise SpecError(file, "env.grid_search", f"repeated env ids {grid}", "list each env once")
+    built: set[str] = set()
     for index, env_id in enumerate(spec.envs):
         where = "env" if isinstance(spec.env, str) else f"env.grid_search.{index}"
         try:
             check_env_config(env_id, spec.env_config)
-            make_env(env_id, spec.env_config).close()
+            # Games of one family share one creator, so one build checks the env_config's values
+            # (building all 57 Atari games took ~15 s).
+            family = env_info(env_id).family
+            creator = family if family in ("atari", "minatar", "babyai") else env_id
+            if creator not in built:
+                make_env(env_id, spec.env_config).close()
+                built.add(creator)
         except EnvConfigError as error:
             problem, _, fix = str(error).partition("; ")
             if len(spec.envs) > 1 and env_id not in problem:
