@@ -203,6 +203,7 @@ class CentralInferenceRunnerGroup(EnvRunnerGroup):
     """Weight syncs go to the inference server; EnvRunners get the connector states only."""
 
     inference_server = None
+    initial_weights = None  # ObjectRef of the server's constructor weights
     pushed_version = 0
 
     def push_weights(self, rl_module_state: dict) -> None:
@@ -255,10 +256,12 @@ class CentralInferenceMixin:
         max_batch = self.inference_max_batch or max(1, config.num_env_runners) * config.num_envs_per_env_runner
         server_class = ray.remote(num_cpus=0, num_gpus=INFERENCE_GPU_SHARE if config.num_gpus_per_learner > 0 else 0,
                                   max_restarts=SERVER_RESTARTS, max_task_retries=-1)(InferenceServer)
-        # A restarted server reruns this constructor (with these first weights) until the next push;
-        # interrupted act calls are retried, so runners only see a slower step.
+        # A restarted server reruns this constructor, so it acts with these first weights until the
+        # next push (each step records that version); interrupted act calls are retried, so runners
+        # only see a slow step. The group keeps the weights' reference alive for such restarts.
+        group.initial_weights = ray.put(weights[COMPONENT_RL_MODULE])
         group.inference_server = server_class.options(name=f"behaviorlab-inference-{uuid.uuid4().hex[:12]}").remote(
-            config, self.spaces, max_batch, self.inference_timeout_ms / 1e3, ray.put(weights[COMPONENT_RL_MODULE]),
+            config, self.spaces, max_batch, self.inference_timeout_ms / 1e3, group.initial_weights,
             int(weights.get(WEIGHTS_SEQ_NO, 0)))
         group.pushed_version = int(weights.get(WEIGHTS_SEQ_NO, 0))
         self._check_server()  # a server that cannot start fails the trial here, with its error
