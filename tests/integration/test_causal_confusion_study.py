@@ -9,7 +9,7 @@ import pytest
 from behaviorlab.algorithms.causal_confusion.__main__ import main
 
 pytestmark = pytest.mark.integration
-SPEC = Path(__file__).parents[2] / "experiments" / "causal_confusion" / "mountaincar.yaml"
+SPEC = Path(__file__).parents[2] / "benchmarks" / "causal_confusion" / "mountaincar.yaml"
 
 
 def test_smoke_study_writes_every_measurement(tmp_path, monkeypatch, capsys):

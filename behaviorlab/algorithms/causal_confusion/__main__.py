@@ -13,7 +13,7 @@ def main(argv: list[str] | None = None) -> int:
     from behaviorlab.algorithms.causal_confusion.study import load_spec, run_study
 
     parser = argparse.ArgumentParser(prog="python -m behaviorlab.algorithms.causal_confusion", description=__doc__)
-    parser.add_argument("spec", help="experiments/causal_confusion/*.yaml")
+    parser.add_argument("spec", help="a study spec, e.g. benchmarks/causal_confusion/mountaincar.yaml")
     parser.add_argument("--smoke", action="store_true", help="apply the spec's `smoke` overrides: a quick real check")
     parser.add_argument("--out", help="results directory (default ~/behaviorlab_results/NAME[-smoke])")
     args = parser.parse_args(argv)

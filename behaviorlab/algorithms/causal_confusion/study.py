@@ -1,5 +1,5 @@
 """The causal-confusion study on MountainCar (de Haan et al. 2019, §7), driven by a YAML spec
-(experiments/causal_confusion/mountaincar.yaml): `python -m behaviorlab.algorithms.causal_confusion SPEC`.
+(benchmarks/causal_confusion/mountaincar.yaml): `python -m behaviorlab.algorithms.causal_confusion SPEC`.
 
 For each dataset size and seed: a random subset of the expert's demonstrations (on the original
 observation: a dataset recorded by `behaviorlab data collect`, or episodes the expert plays from the
@@ -40,7 +40,8 @@ from behaviorlab.algorithms.causal_confusion.intervention import (
 
 
 class StudySpec(BaseModel):
-    """Every field of experiments/causal_confusion/*.yaml; `smoke` holds the overrides of `--smoke`."""
+    """Every field of a study spec (benchmarks/causal_confusion/*.yaml: not an ExperimentSpec, so it
+    lives outside experiments/, which `behaviorlab validate` checks); `smoke`: the `--smoke` overrides."""
 
     model_config = ConfigDict(extra="forbid")
     name: str
