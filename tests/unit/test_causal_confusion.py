@@ -1,6 +1,6 @@
 """Causal confusion math: the [X⊙G, G] input and its masks, graph enumeration and sampling, the
 disagreement of the graphs, the intervention's ridge fit and its choice on synthetic scores
-(including the expert-query mode's sign)."""
+(including the expert-query mode's sign), and the study reading a recorded dataset."""
 
 import math
 
@@ -110,3 +110,26 @@ def test_expert_queries_regress_the_negative_loss():
     assert expert_query_intervention(loss, 3, 20, np.random.default_rng(0)).chosen.tolist() == [1, 1, 0]
     # The sign pitfall: treating the loss as a score returns the worst graph.
     assert intervene(loss, 3, 20, np.random.default_rng(0)).chosen.tolist() == [0, 0, 1]
+
+
+def test_study_reads_a_recorded_dataset_as_it_plays_demonstrations(tmp_path):
+    """`expert_data` (a dataset from `behaviorlab data collect`) gives the same steps and episode starts
+    as the expert playing the demonstrations itself."""
+    from behaviorlab.algorithms.causal_confusion.study import Study, StudySpec
+    from behaviorlab.envs.datasets.trajectories import TrajectoryWriter
+
+    spec = StudySpec(name="t", expert_policy="behaviorlab.envs.confounded:mountain_car_pumping_expert",
+                     demo_episodes=3, dataset_sizes=[10], seeds=1, eval_episodes=1, updates=1,
+                     intervention_episodes=[1], query_budgets=[1])
+    played = Study(spec)
+    assert played.starts.sum() == 3 and played.starts[0]
+    ends = [*np.flatnonzero(played.starts)[1:], len(played.actions)]
+    with TrajectoryWriter(tmp_path / "demos", source="test", command="test") as writer:
+        for start, end in zip(np.flatnonzero(played.starts), ends):
+            for obs, action in zip(played.obs[start:end], played.actions[start:end]):
+                writer.add_step(obs, int(action), reward=-1.0)
+            writer.end_episode(terminated=True, source="test")
+    recorded = Study(spec.model_copy(update={"expert_data": str(tmp_path / "demos")}))
+    np.testing.assert_array_equal(recorded.obs, played.obs)
+    np.testing.assert_array_equal(recorded.actions, played.actions)
+    np.testing.assert_array_equal(recorded.starts, played.starts)
