@@ -39,3 +39,45 @@ def test_two_runner_central_inference_run_reports_its_metrics(run_cli, tmp_path)
     assert last["central_inference/policy_lag_updates"] >= 0
     assert last["num_env_steps_sampled_lifetime"] > 0
     assert list(trial_dirs[0].glob("checkpoint_*")), "the final checkpoint is missing"
+
+
+def test_each_step_stores_the_distribution_and_weights_version_that_acted(local_ray):
+    import numpy as np
+    import ray
+    import torch
+    from ray.rllib.algorithms.impala import IMPALAConfig
+    from ray.rllib.core.columns import Columns
+    from ray.rllib.utils.metrics import WEIGHTS_SEQ_NO
+
+    from behaviorlab.platform.central_inference import CentralInferenceEnvRunner, InferenceServer
+
+    config = IMPALAConfig().environment("CartPole-v1").env_runners(
+        num_envs_per_env_runner=3, env_runner_cls=CentralInferenceEnvRunner)
+    runner = CentralInferenceEnvRunner(config=config)
+    assert all(p.is_meta for p in runner.module.parameters())  # the runner holds no weights
+    spaces = runner.get_spaces()
+    module = config.get_rl_module_spec(spaces=spaces, inference_only=True).build()
+    server = ray.remote(InferenceServer).remote(config, spaces, 3, 0.001, module.get_state(), 7)
+    runner.connect_inference_server(server)
+
+    def check(episodes, version):
+        assert sum(map(len, episodes)) >= 30
+        for episode in episodes:
+            assert set(np.asarray(episode.get_extra_model_outputs(WEIGHTS_SEQ_NO)).tolist()) == {version}
+            logits = np.asarray(episode.get_extra_model_outputs(Columns.ACTION_DIST_INPUTS))
+            with torch.no_grad():
+                expected = module.forward_inference({Columns.OBS: torch.as_tensor(
+                    np.asarray(episode.get_observations())[:-1])})[Columns.ACTION_DIST_INPUTS].numpy()
+            np.testing.assert_allclose(logits, expected, atol=1e-5)
+            log_probs = torch.log_softmax(torch.as_tensor(logits), -1).numpy()
+            taken = np.asarray(episode.get_actions())
+            np.testing.assert_allclose(np.asarray(episode.get_extra_model_outputs(Columns.ACTION_LOGP)),
+                                       log_probs[np.arange(len(taken)), taken], atol=1e-5)
+
+    check(runner.sample(num_timesteps=30), 7)
+    with torch.no_grad():  # a push: later steps act with (and record) the new weights
+        for parameter in module.parameters():
+            parameter.add_(0.5)
+    ray.get(server.set_weights.remote(module.get_state(), 9))
+    check(runner.sample(num_timesteps=30, force_reset=True), 9)
+    runner.stop()
