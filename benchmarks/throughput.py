@@ -9,8 +9,9 @@
    run` does), trains one warm-up iteration, then trains for `--seconds` and reports env frames/s
    over that time, with the server's mean batch, the act round trip p50/p99 (central) and the policy
    lag in learner updates.
-3. `--learning`: IMPALA and ACER on CartPole-v1, central vs local, to `--budget` env steps each:
-   the final return, to check that central inference does not change what is learned.
+3. `--learning`: CartPole-v1, central vs local, until the return reaches 475 or `--budget` env
+   steps (ACER: `experiments/acer/cartpole.yaml` with central inference switched by `--set`; IMPALA:
+   its defaults), to check that central inference does not change what is learned.
 
 `--gpu` (one GPU, < 5 min): Atari Pong with the Nature CNN, learner on 0.75 GPU and the inference
 server on the remaining 0.25, R in {1, 2, 4, 8} x 32 envs, 15 s cells; local inference runs the CNN
@@ -43,6 +44,9 @@ SETTINGS = {
 }
 CEILING_ENVS = (1, 2, 4, 8, 16, 32, 64)
 WARMUP_LIMIT_S = 120
+REPO = Path(__file__).resolve().parents[1]
+LEARNING_SPECS = {"ACER": REPO / "experiments/acer/cartpole.yaml"}
+SOLVED = 475
 
 
 def _spec(algorithm, env, model_config, runners, envs, central, *, gpu=0.0, config=None, seed=0):
@@ -115,17 +119,24 @@ def _max(values) -> float | None:
     return max(values) if values else None
 
 
-def learning_cell(algorithm, central, budget, seed) -> tuple[float, int]:
-    # Each algorithm's defaults (the shipped CartPole specs' settings), short IMPALA iterations.
-    config = {"ACER": {}, "IMPALA": {"min_time_s_per_iteration": 1}}[algorithm]
-    algo = _build(_spec(algorithm, "CartPole-v1", None, 1, 8, central, config=config, seed=seed))
+def learning_cell(algorithm, central, budget, seed) -> tuple[float, int, bool]:
+    """(final return, env steps, whether it reached SOLVED) on CartPole-v1, stopping at SOLVED or `budget`."""
+    from behaviorlab.platform.spec import load_spec
+
+    if algorithm in LEARNING_SPECS:  # the shipped spec's settings, with central inference switched
+        spec = load_spec(LEARNING_SPECS[algorithm], [f"resources.central_inference={str(central).lower()}",
+                                                     f"seeds=[{seed}]"])
+    else:
+        spec = _spec(algorithm, "CartPole-v1", None, 1, 8, central, config={"min_time_s_per_iteration": 1},
+                     seed=seed)
+    algo = _build(spec)
     try:
-        returns = []
         while True:
             result = algo.train()
-            returns.append(result.get("env_runners", {}).get("episode_return_mean", float("nan")))
-            if result["num_env_steps_sampled_lifetime"] >= budget:
-                return returns[-1], int(result["num_env_steps_sampled_lifetime"])
+            final = result.get("env_runners", {}).get("episode_return_mean", float("nan"))
+            steps = int(result["num_env_steps_sampled_lifetime"])
+            if final >= SOLVED or steps >= budget:
+                return final, steps, final >= SOLVED
     finally:
         algo.stop()
 
@@ -141,6 +152,7 @@ def main() -> None:
     parser.add_argument("--runners", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--envs", nargs="+", type=int, default=[8, 32])
     parser.add_argument("--no-ceiling", action="store_true")
+    parser.add_argument("--no-grid", action="store_true")
     parser.add_argument("--learning", action="store_true")
     parser.add_argument("--budget", type=int, default=30_000)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
@@ -165,9 +177,10 @@ def main() -> None:
             sampled = runner_rate(env, {}, 4_000, net, num_envs)
             print(f"| {num_envs} | {sampled:,.0f} | {raw:,.0f} | {sampled / raw:.3f} |", flush=True)
 
-    print(f"\n| algorithm | runners × envs | inference | env frames/s | mean server batch | RTT p50 ms | "
-          f"RTT p99 ms | policy lag (updates) |\n|---|---|---|---|---|---|---|---|")
-    for algorithm in args.algorithms:
+    if not args.no_grid:
+        print(f"\n| algorithm | runners × envs | inference | env frames/s | mean server batch | RTT p50 ms | "
+              f"RTT p99 ms | policy lag (updates) |\n|---|---|---|---|---|---|---|---|")
+    for algorithm in [] if args.no_grid else args.algorithms:
         for num_runners in runners:
             for num_envs in envs:
                 for central in (False, True):
@@ -177,14 +190,14 @@ def main() -> None:
                           f"{_fmt(row['p99'], '{:.2f}')} | {_fmt(row['lag'], '{:.2f}')} |", flush=True)
 
     if args.learning:
-        print(f"\n| algorithm | inference | seed | env steps | final return (CartPole-v1) |\n|---|---|---|---|---|")
+        print("\n| algorithm | inference | seed | env steps | final return (CartPole-v1) | reached 475 |"
+              "\n|---|---|---|---|---|---|")
         for algorithm in args.algorithms:
             for seed in args.seeds:
                 for central in (False, True):
-                    final, steps = learning_cell(algorithm, central, args.budget, seed)
-                    print(f"| {algorithm} | {'central' if central else 'local'} | {seed} | {steps:,} | {final:.1f} |",
-                          flush=True)
-
+                    final, steps, solved = learning_cell(algorithm, central, args.budget, seed)
+                    print(f"| {algorithm} | {'central' if central else 'local'} | {seed} | {steps:,} | {final:.1f} | "
+                          f"{'yes' if solved else 'no'} |", flush=True)
 
 if __name__ == "__main__":
     main()
