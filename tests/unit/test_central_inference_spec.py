@@ -47,3 +47,12 @@ def test_without_central_inference_nothing_changes(tmp_path):
     spec = _load(tmp_path, "IMPALA", "{num_env_runners: 1}")
     assert trainable_class(spec).__name__ == "IMPALA"
     assert build_algorithm_config(spec).env_runner_cls is None
+
+
+def test_the_server_gets_a_share_of_the_learners_gpu_in_the_trial(tmp_path):
+    spec = _load(tmp_path, "IMPALA", "{central_inference: true, num_gpus_per_learner: 0.75}")
+    bundles = trainable_class(spec).default_resource_request(build_algorithm_config(spec)).bundles
+    assert sum(bundle.get("GPU", 0) for bundle in bundles) == 1.0 and {"GPU": 0.25} in bundles
+    cpu_only = _load(tmp_path, "IMPALA", "{central_inference: true}")
+    bundles = trainable_class(cpu_only).default_resource_request(build_algorithm_config(cpu_only)).bundles
+    assert not any(bundle.get("GPU", 0) for bundle in bundles)
