@@ -175,6 +175,7 @@ def _kill_then_resume(tmp_path: Path, env: dict, first_done: bool = True) -> tup
     return first, first_rows
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_finishes_without_losing_rows(tmp_path):
     # Tune writes its experiment state at every step here (by default every few seconds), so it
     # knows the first seed ended: that trial is neither re-run nor lost. A kill before such a

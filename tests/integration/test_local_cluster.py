@@ -18,6 +18,7 @@ def _ray_processes() -> dict[int, str]:
     return {int(row[0]): row[1] for row in rows if len(row) == 2 and ("raylet" in row[1] or "gcs_server" in row[1])}
 
 
+@pytest.mark.slow
 def test_two_node_job_uses_both_nodes_and_writes_results(run_cli, tmp_path):
     before = _ray_processes()
     results = tmp_path / "cluster-results"

@@ -54,6 +54,7 @@ def test_babyai_pipeline_runs_every_stage(tmp_path):
 
 
 
+@pytest.mark.slow
 def test_crafter_pipeline_runs_every_stage(tmp_path):
     """Explorer dataset → π_L (Crafter view + inventory goals) → codebook → prior → a smoke run
     of the high level on place_table, as experiments/ptgm/crafter_pipeline.sh chains them."""
@@ -199,6 +200,7 @@ def test_a_missing_goal_prior_stops_the_run_before_it_starts(tmp_path, algorithm
     assert config.missing_inputs() == {}
 
 
+@pytest.mark.slow
 def test_ray_data_passes_give_the_local_codebook_and_prior(tmp_path):
     """`goals --ray` and `prior --ray` read the dataset in Ray Data jobs (the shards in any order):
     the same codebook, the same labels and so the same prior training as the passes in process.

@@ -34,6 +34,7 @@ logging: {wandb: {mode: disabled}, tensorboard: false}
 """
 
 
+@pytest.mark.slow
 def test_pbt_exploits_and_report_shows_lineage(run_cli, tmp_path):
     spec = tmp_path / "pbt.yaml"
     spec.write_text(PBT_SPEC)
