@@ -105,13 +105,13 @@ def _game(game_or_env_id: str) -> str:
     return game
 
 
-def _by_game(scores: Mapping[str, float]) -> dict[str, float]:
-    by_game: dict[str, float] = {}
+def _by_game(scores: Mapping, value=float) -> dict:
+    by_game = {}
     for key, score in scores.items():
         game = _game(key)
         if game in by_game:
             raise ValueError(f"two entries name the game {game!r}; give each game once")
-        by_game[game] = float(score)
+        by_game[game] = value(score)
     return by_game
 
 
@@ -141,3 +141,37 @@ def hns_summary(scores: Mapping[str, float]) -> dict[str, float]:
 def hwrb(scores: Mapping[str, float]) -> int:
     """Number of games whose score is at least the human world record (keys: names or env ids)."""
     return sum(score >= HUMAN_WORLD_RECORDS[game] for game, score in _by_game(scores).items())
+
+
+def interquartile_mean(values, axis: int | None = None):
+    """Mean of the middle half of the values (scipy's trim_mean(values, 0.25)): over all of them,
+    or along `axis`."""
+    import numpy as np
+
+    ordered = np.sort(np.asarray(values, dtype=float), axis=axis)
+    size = ordered.shape[-1]
+    cut = int(0.25 * size)
+    return ordered[..., cut:size - cut].mean(-1)
+
+
+def iqm_hns(run_scores: Mapping[str, list[float]], *, reps: int = 2000, seed: int = 0) -> dict[str, float]:
+    """Interquartile mean of the HNS over all (run, game) pairs and its 95 % stratified-bootstrap
+    percentile interval (Agarwal et al. 2021: runs are resampled within each game).
+
+    `run_scores`: per game (name or env id), the final score of each run (seed); every game uses
+    its first k runs, k the fewest any game has. Returns {'iqm_hns', 'low', 'high', 'runs'}
+    (fractions; runs = k). By hand: rliable 1.2's dependency `arch` fails to import next to the
+    pandas that Ray 2.60 installs.
+    """
+    import numpy as np
+
+    by_game = _by_game(run_scores, value=lambda scores: [float(score) for score in scores])
+    runs = min((len(scores) for scores in by_game.values()), default=0)
+    if runs == 0:
+        raise ValueError("give at least one game with at least one run's score")
+    matrix = np.array([[hns(game, score) for score in scores[:runs]] for game, scores in by_game.items()]).T
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, runs, size=(reps, runs, matrix.shape[1]))  # per game, its own resampled runs
+    resampled = np.take_along_axis(matrix[None], rows, axis=1).reshape(reps, -1)
+    low, high = np.percentile(interquartile_mean(resampled, axis=1), [2.5, 97.5])
+    return {"iqm_hns": float(interquartile_mean(matrix)), "low": float(low), "high": float(high), "runs": runs}

@@ -15,6 +15,8 @@ from behaviorlab.envs.atari_scores import (
     hns,
     hns_summary,
     hwrb,
+    interquartile_mean,
+    iqm_hns,
 )
 
 
@@ -275,6 +277,27 @@ def test_hns_summary_rejects_empty_and_duplicate_games():
         hns_summary({})
     with pytest.raises(ValueError, match="'Pong'"):
         hns_summary({"Pong": 1.0, "ALE/Pong-v5": 2.0})
+
+
+def test_interquartile_mean_is_the_mean_of_the_middle_half():
+    assert interquartile_mean([8, 1, 7, 2, 6, 3, 5, 4]) == pytest.approx(4.5)  # mean of 3, 4, 5, 6
+    assert interquartile_mean([100.0, 1.0, 2.0, -50.0]) == pytest.approx(1.5)  # outliers cut
+    assert interquartile_mean([[1, 2, 3, 100], [4, 4, 4, 4]], axis=1).tolist() == [2.5, 4.0]
+
+
+def test_iqm_hns_stratified_bootstrap_interval():
+    # HNS of Pong scores −20.7, 14.6 are 0 and 1; Breakout 1.7, 30.5 likewise.
+    result = iqm_hns({"Pong": [-20.7, 14.6, 14.6, -20.7], "ALE/Breakout-v5": [1.7, 1.7, 30.5, 30.5]})
+    assert result["iqm_hns"] == pytest.approx(0.5) and result["runs"] == 4
+    assert 0.0 <= result["low"] < 0.5 < result["high"] <= 1.0
+    same = iqm_hns({"Pong": [14.6, 14.6, 14.6]})  # no spread: the interval is the point
+    assert (same["iqm_hns"], same["low"], same["high"]) == pytest.approx((1.0, 1.0, 1.0))
+    # Games with different seed counts use the fewest; resampling stays within each game (stratified).
+    uneven = iqm_hns({"Pong": [14.6, -20.7, 0.0], "Breakout": [30.5, 30.5]})
+    assert uneven["runs"] == 2 and uneven["iqm_hns"] == pytest.approx(1.0)
+    assert uneven["low"] < 1.0
+    with pytest.raises(ValueError, match="at least one"):
+        iqm_hns({"Pong": []})
 
 
 def test_hwrb_counts_records_reached_or_broken():

@@ -1,5 +1,6 @@
 """Reports from hand-written Tune result files: no Ray needed."""
 
+import csv
 import json
 
 import pytest
@@ -78,13 +79,14 @@ def test_compare_summarises_atari_runs_per_algorithm(tmp_path):
     _atari_experiment(tmp_path / "appo-pong", "APPO", "Pong", [[0, -3.05]])             # HNS 0.5
     paths = compare([tmp_path / "lbc-pong", tmp_path / "lbc-breakout", tmp_path / "appo-pong"], tmp_path / "out")
     assert tmp_path / "out" / "atari.md" in paths
-    rows = {line.split(",")[0]: line.split(",") for line in (tmp_path / "out" / "atari.csv").read_text().splitlines()}
-    assert rows["algorithm"] == ["algorithm", "games", "mean HNS %", "median HNS %", "HWRB"]
+    rows = {row[0]: row for row in csv.reader((tmp_path / "out" / "atari.csv").read_text().splitlines())}
+    assert rows["algorithm"] == ["algorithm", "games", "mean HNS %", "median HNS %", "IQM HNS % [95 % CI]", "seeds",
+                                 "HWRB"]
     pong, breakout = 41.7 / 35.3, 13.3 / 28.8
-    assert rows["LBC"][1] == "2" and rows["LBC"][4] == "1"  # only Pong reaches its world record
+    assert rows["LBC"][1] == "2" and rows["LBC"][5] == "2" and rows["LBC"][6] == "1"  # only Pong reaches its record
     assert float(rows["LBC"][2]) == pytest.approx(100 * (pong + breakout) / 2, abs=0.05)
     assert float(rows["LBC"][3]) == pytest.approx(100 * (pong + breakout) / 2, abs=0.05)
-    assert rows["APPO"][1:] == ["1", "50.0", "50.0", "0"]
+    assert rows["APPO"][1:] == ["1", "50.0", "50.0", "50.0 [50.0, 50.0]", "1", "0"]  # one run: no spread
 
 
 def test_compare_writes_no_atari_table_for_other_envs(tmp_path):
