@@ -3,7 +3,7 @@
 Reads every trial's result.json under RESULTS/PREFIX{lbc,uniform,lbc8,uniform8,lbc8lp,uniform8lp,lbc12lp,uniform12lp,lbc12shared,members,sharp,single,best,member0-2,appo,impala}
 (PREFIX: lbc-minatar-breakout- by default; --prefix and --env-steps for other games and budgets)
 with `behaviorlab.platform.report.read_results` and writes, under --out:
-  returns.png  mean return vs env steps per variant (mean over seeds, shaded ± std);
+  returns.png  mean return vs env steps per variant (mean over seeds, shaded: 95 % bootstrap CI);
   arms.png     the LBC runs' arm selection vs env steps (share of the episodes of each τ bin and
                of each ω group, from the per-arm lifetime pull counts);
   table.md     return at ¼, ½, ¾ and all of the budget (each seed: mean over the iterations in the last
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from behaviorlab.platform.report import read_results
+from behaviorlab.platform.report import caption_band, plot_mean_band, read_results
 
 RETURN = "env_runners/episode_return_mean"
 STEPS = "num_env_steps_sampled_lifetime"
@@ -220,22 +220,22 @@ def plot_returns(groups: dict, window: float, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 5))
+    banded = False
     for label, found in groups.items():
         if label.startswith("member "):
             continue  # the seed-0 selection runs; the best member is plotted with its 3 seeds
         values = np.array([on_grid(*curve(rows), window) for _, rows in found])
-        with np.errstate(all="ignore"):
-            mean, std = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
-        line, = ax.plot(BENCH.grid, mean, label=f"{label} (n={len(found)})")
-        ax.fill_between(BENCH.grid, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+        banded = plot_mean_band(ax, BENCH.grid, values, label) or banded
     ax.axhline(BENCH.random_return, color="grey", ls=":", label=f"random play ({BENCH.random_return:g})")
     ax.set_xlabel("env steps")
     ax.set_ylabel(f"episode return (mean of iterations in the last {window / 1000:g}k steps)")
-    ax.set_title(f"{BENCH.title}, {BENCH.budget} env steps: mean ± std over seeds")
+    ax.set_title(f"{BENCH.title}, {BENCH.budget} env steps")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     ax.xaxis.set_major_formatter(lambda x, _: f"{x / 1000:g}k")
-    fig.tight_layout()
+    if banded:  # a seed that stopped early has no value after its end (value_at): left out there
+        caption_band(fig, "mean over the seeds that ran to that point")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from behaviorlab.platform.report import read_results
+from behaviorlab.platform.report import caption_band, held_curves, plot_mean_band, read_results
 
 VARIANTS = (  # (experiment name after the --prefix, label)
     ("", "PTGM (λ = 0.05)"),
@@ -138,26 +138,24 @@ def plot(curves: dict[str, dict[int, dict]], threshold: float, level: str, out: 
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    banded = False
     for (name, label), color in zip(VARIANTS, ("tab:blue", "tab:orange", "tab:purple", "tab:green")):
         seeds = curves.get(name) or {}
         if not seeds:
             continue
-        end = min(curve["steps"][-1] for curve in seeds.values())
-        start = max(curve["steps"][0] for curve in seeds.values())
-        grid = np.linspace(start, end, 100)
-        ys = np.array([np.interp(grid, curve["steps"], curve["return"]) for curve in seeds.values()])
-        mean, std = ys.mean(0), ys.std(0)
-        ax.plot(grid, mean, color=color, label=f"{label} ({len(seeds)} seeds)")
-        ax.fill_between(grid, mean - std, mean + std, color=color, alpha=0.2)
+        grid, values = held_curves([(curve["steps"], curve["return"]) for curve in seeds.values()])
+        banded = plot_mean_band(ax, grid, values, label, color=color) or banded
         for curve in seeds.values():
             ax.plot(curve["steps"], curve["return"], color=color, alpha=0.25, lw=0.7)
     ax.axhline(threshold, color="grey", ls="--", lw=0.8, label=f"stable-success threshold {threshold}")
     ax.set_xlabel("low-level env steps")
     ax.set_ylabel("episode return (mean over one iteration's episodes)")
-    ax.set_title(f"{level}: PTGM vs flat PPO (mean ± std over seeds; thin: seeds)")
+    ax.set_title(f"{level}: PTGM vs flat PPO (thin: seeds)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
+    if banded:
+        caption_band(fig)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
     plt.close(fig)

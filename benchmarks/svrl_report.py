@@ -25,7 +25,7 @@ import torch
 from behaviorlab.algorithms.common.matrix_estimation import approximate_rank
 from behaviorlab.algorithms.svrl.rank import completion_check
 from behaviorlab.envs.random_mdp import RandomMDP
-from behaviorlab.platform.report import _mean_curve, load_experiment
+from behaviorlab.platform.report import caption_band, load_experiment, plot_mean_curves
 
 RETURN = "env_runners/episode_return_mean"
 TASKS = {"discrete-pendulum": "DiscretePendulum-v1 (21 torques)", "random-mdp": "RandomMDP-v0 (50 states, 18 actions)"}
@@ -79,6 +79,7 @@ def main(argv=None) -> None:
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     paired = ["", "| task | seed | DQN final | SV-RL final | DQN AUC | SV-RL AUC |", "|---|---|---|---|---|---|"]
     figure, axes = plt.subplots(1, len(TASKS), figsize=(5 * len(TASKS), 3.5))
+    banded = False
     for ax, (task, title) in zip(axes, TASKS.items()):
         per_seed: dict = {}  # seed → DQN's (final, AUC), for the paired rows
         for algo in ("dqn", "svrl"):
@@ -109,13 +110,12 @@ def main(argv=None) -> None:
                     values = (base[0], t.final(RETURN), base[1], np.mean(t.series(RETURN)[1]))
                     paired.append(f"| {title} | {t.params.get('seed')} | "
                                   + " | ".join("–" if v is None else f"{v:.0f}" for v in values) + " |")
-            grid, mean, std = _mean_curve(trials, RETURN)
-            label = "SV-RL (p = 0.9)" if algo == "svrl" else "DQN"
-            ax.plot(grid, mean, label=label)
-            ax.fill_between(grid, np.subtract(mean, std), np.add(mean, std), alpha=0.2)
+            banded = plot_mean_curves(ax, [("SV-RL (p = 0.9)" if algo == "svrl" else "DQN", trials)], RETURN) or banded
         ax.set(title=title, xlabel="env steps", ylabel="episode return")
         ax.legend()
-    figure.tight_layout()
+    if banded:
+        caption_band(figure)
+    figure.tight_layout(rect=(0, 0.03, 1, 1))
     figure.savefig(args.out / "returns.png", dpi=120)
     lines += paired + ["", random_mdp_reference()]
     (args.out / "table.md").write_text("\n".join(lines) + "\n")

@@ -185,39 +185,79 @@ def load_experiment(path: str | Path) -> Experiment:
 
 
 def curve_matrix(trials: list[Trial], key: str, smooth: int = 1):
-    """(env-step grid, values[trial, grid]) up to the longest trial. A trial that ended earlier
-    (e.g. at its stop threshold) counts at its last value to the end, so the mean does not stop,
-    or drop, where the shortest trial stopped. `smooth` > 1: a trailing moving average over that
-    many of each trial's own reports first."""
+    """(env-step grid, values[trial, grid]) up to the longest trial (see `held_curves`)."""
+    return held_curves([s for s in (t.series(key) for t in trials) if s[0]], smooth)
+
+
+def held_curves(series, smooth: int = 1):
+    """(x grid, values[curve, grid]) from (xs, ys) curves, on the union of their xs. A curve that
+    ended earlier (e.g. at its stop threshold) counts at its last value to the end, so the mean does
+    not stop, or drop, where the shortest curve stopped. `smooth` > 1: a trailing moving average
+    over that many of each curve's own points first."""
     import numpy as np
 
-    series = [s for s in (t.series(key) for t in trials) if s[0]]
     if not series:
         return [], np.empty((0, 0))
     if smooth > 1:
         series = [(xs, [statistics.mean(ys[max(0, i - smooth + 1):i + 1]) for i in range(len(ys))])
                   for xs, ys in series]
-    grid = sorted({x for xs, _ in series for x in xs})
+    grid = sorted({float(x) for xs, _ in series for x in xs})
     return grid, np.array([np.interp(grid, xs, ys) for xs, ys in series])  # np.interp holds the end values
 
 
-def _mean_curve(trials: list[Trial], key: str) -> tuple[list[float], list[float], list[float]]:
-    """Mean and standard deviation over trials on `curve_matrix`'s grid."""
-    grid, values = curve_matrix(trials, key)
-    return grid, list(values.mean(axis=0)), list(values.std(axis=0))
-
-
 BAND = "95 % bootstrap CI of the mean over seeds"
+HELD = "mean over seeds (a trial that stopped early counts at its last value)"
 
 
 def bootstrap_band(values, resamples: int = 2000, seed: int = 0):
-    """Percentile bootstrap 95 % interval of the mean over rows (trials) at each column."""
+    """Percentile bootstrap 95 % interval of the mean over rows (trials) at each column. NaN (a
+    trial without a value there) is left out of each resample's mean."""
+    import warnings
+
     import numpy as np
 
     rng = np.random.default_rng(seed)  # fixed: the same report twice draws the same band
     picks = rng.integers(0, len(values), size=(resamples, len(values)))
-    means = values[picks].mean(axis=1)
-    return np.percentile(means, 2.5, axis=0), np.percentile(means, 97.5, axis=0)
+    with warnings.catch_warnings():  # a resample of only NaN rows: NaN, not a warning per column
+        warnings.simplefilter("ignore", RuntimeWarning)
+        means = np.nanmean(values[picks], axis=1)
+        return np.nanpercentile(means, 2.5, axis=0), np.nanpercentile(means, 97.5, axis=0)
+
+
+def plot_mean_band(ax, grid, values, label: str, **style) -> bool:
+    """The mean over rows (seeds) of values[seed, grid] as a line labelled with n and, with two or
+    more rows, its 95 % bootstrap band in the line's colour. NaN is left out of a point's mean.
+    True if a band was drawn (say so with `caption_band`)."""
+    import warnings
+
+    import numpy as np
+
+    values = np.asarray(values, dtype=float)
+    with warnings.catch_warnings():  # a point where no seed has a value stays NaN (a gap)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(values, axis=0)
+    (line,) = ax.plot(grid, mean, label=f"{label} (n={len(values)})", **style)
+    if len(values) < 2:
+        return False
+    ax.fill_between(grid, *bootstrap_band(values), color=line.get_color(), alpha=0.2)
+    return True
+
+
+def plot_mean_curves(ax, curves: list[tuple[str, list[Trial]]], key: str, smooth: int = 1, **style) -> bool:
+    """`plot_mean_band` of each (label, trials) on `curve_matrix`'s grid (early stoppers held at
+    their last value); True if any band was drawn."""
+    banded = False
+    for label, trials in curves:
+        grid, values = curve_matrix(trials, key, smooth)
+        if grid:
+            banded = plot_mean_band(ax, grid, values, label, **style) or banded
+    return banded
+
+
+def caption_band(fig, line: str = HELD) -> None:
+    """The figure's footnote saying what the line and the shade are; lay out with
+    `fig.tight_layout(rect=(0, 0.03, 1, 1))` to keep it clear of the axes."""
+    fig.text(0.01, 0.01, f"line: {line}; shade: {BAND}", fontsize=7, alpha=0.8)
 
 
 def _plot(curves: list[tuple[str, list[Trial]]], key: str, ylabel: str, title: str, out: Path,
@@ -228,24 +268,12 @@ def _plot(curves: list[tuple[str, list[Trial]]], key: str, ylabel: str, title: s
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 5))
-    banded = False
-    for label, trials in curves:
-        grid, values = curve_matrix(trials, key, smooth)
-        if not grid:
-            continue
-        (line,) = ax.plot(grid, values.mean(axis=0), label=f"{label} (n={len(values)})", linewidth=2)
-        if len(values) > 1:
-            low, high = bootstrap_band(values)
-            ax.fill_between(grid, low, high, color=line.get_color(), alpha=0.2)
-            banded = True
+    if plot_mean_curves(ax, curves, key, smooth, linewidth=2):
+        caption_band(fig)
     ax.set_xlabel("env steps")
     ax.set_ylabel(ylabel.replace("_", " ") + (f" (moving average of {smooth} reports)" if smooth > 1 else ""))
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    if banded:
-        # Trials that ended early are held at their last value; the caption says what the shade is.
-        fig.text(0.01, 0.01, f"line: mean over seeds (a trial that stopped early counts at its last value); "
-                             f"shade: {BAND}", fontsize=7, alpha=0.8)
     if ax.lines:
         ax.legend(fontsize=8)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
@@ -472,31 +500,27 @@ def compare(paths: list[str | Path], out_dir: str | Path, metric: str = "episode
 
 
 def _atari_summary_rows(experiments: list[Experiment], key: str) -> list[dict]:
-    """Per algorithm over its Atari experiments (one per game): games, mean and median human-normalised
-    score of the mean final return over seeds, the IQM over (seed, game) pairs with its stratified-
-    bootstrap 95 % interval, and human world records broken (HWRB)."""
+    """Per algorithm over its Atari experiments (one per game; the mean final return over seeds):
+    games, mean and median human-normalised score, and human world records broken (HWRB)."""
     if key != result_key("episode_return_mean"):
         return []
-    from behaviorlab.envs.atari_scores import hns_summary, hwrb, iqm_hns
+    from behaviorlab.envs.atari_scores import hns_summary, hwrb
 
-    runs: dict[str, dict[str, list[float]]] = {}  # algorithm → game → each seed's final return
+    scores: dict[str, dict[str, float]] = {}
     for experiment in experiments:
         for game, trials in _trials_by_game(experiment).items():
             finals = [f for f in (t.final(key) for t in trials) if f is not None]
             if not finals:
                 continue
-            by_game = runs.setdefault(str(experiment.spec.get("algorithm", experiment.name)), {})
+            by_game = scores.setdefault(str(experiment.spec.get("algorithm", experiment.name)), {})
             if game in by_game:
                 raise ReportError(f"{experiment.path}: a second {experiment.spec.get('algorithm')} experiment on {game}; "
                                   "compare one experiment per (algorithm, game)")
-            by_game[game] = finals
+            by_game[game] = statistics.mean(finals)
     rows = []
-    for algorithm, by_game in runs.items():
-        means = {game: statistics.mean(finals) for game, finals in by_game.items()}
-        summary, iqm = hns_summary(means), iqm_hns(by_game)
+    for algorithm, by_game in scores.items():
+        summary = hns_summary(by_game)
         rows.append({"algorithm": algorithm, "games": summary["num_games"],
                      "mean HNS %": _fmt(100 * summary["mean_hns"], ".1f"),
-                     "median HNS %": _fmt(100 * summary["median_hns"], ".1f"),
-                     "IQM HNS % [95 % CI]": f"{100 * iqm['iqm_hns']:.1f} [{100 * iqm['low']:.1f}, {100 * iqm['high']:.1f}]",
-                     "seeds": iqm["runs"], "HWRB": hwrb(means)})
+                     "median HNS %": _fmt(100 * summary["median_hns"], ".1f"), "HWRB": hwrb(by_game)})
     return rows
