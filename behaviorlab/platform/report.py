@@ -500,27 +500,31 @@ def compare(paths: list[str | Path], out_dir: str | Path, metric: str = "episode
 
 
 def _atari_summary_rows(experiments: list[Experiment], key: str) -> list[dict]:
-    """Per algorithm over its Atari experiments (one per game; the mean final return over seeds):
-    games, mean and median human-normalised score, and human world records broken (HWRB)."""
+    """Per algorithm over its Atari experiments (one per game): games, mean and median human-normalised
+    score of the mean final return over seeds, the IQM over (seed, game) pairs with its stratified-
+    bootstrap 95 % interval, and human world records broken (HWRB)."""
     if key != result_key("episode_return_mean"):
         return []
-    from behaviorlab.envs.atari_scores import hns_summary, hwrb
+    from behaviorlab.envs.atari_scores import hns_summary, hwrb, iqm_hns
 
-    scores: dict[str, dict[str, float]] = {}
+    runs: dict[str, dict[str, list[float]]] = {}  # algorithm → game → each seed's final return
     for experiment in experiments:
         for game, trials in _trials_by_game(experiment).items():
             finals = [f for f in (t.final(key) for t in trials) if f is not None]
             if not finals:
                 continue
-            by_game = scores.setdefault(str(experiment.spec.get("algorithm", experiment.name)), {})
+            by_game = runs.setdefault(str(experiment.spec.get("algorithm", experiment.name)), {})
             if game in by_game:
                 raise ReportError(f"{experiment.path}: a second {experiment.spec.get('algorithm')} experiment on {game}; "
                                   "compare one experiment per (algorithm, game)")
-            by_game[game] = statistics.mean(finals)
+            by_game[game] = finals
     rows = []
-    for algorithm, by_game in scores.items():
-        summary = hns_summary(by_game)
+    for algorithm, by_game in runs.items():
+        means = {game: statistics.mean(finals) for game, finals in by_game.items()}
+        summary, iqm = hns_summary(means), iqm_hns(by_game)
         rows.append({"algorithm": algorithm, "games": summary["num_games"],
                      "mean HNS %": _fmt(100 * summary["mean_hns"], ".1f"),
-                     "median HNS %": _fmt(100 * summary["median_hns"], ".1f"), "HWRB": hwrb(by_game)})
+                     "median HNS %": _fmt(100 * summary["median_hns"], ".1f"),
+                     "IQM HNS % [95 % CI]": f"{100 * iqm['iqm_hns']:.1f} [{100 * iqm['low']:.1f}, {100 * iqm['high']:.1f}]",
+                     "seeds": iqm["runs"], "HWRB": hwrb(means)})
     return rows
