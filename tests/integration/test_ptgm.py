@@ -18,6 +18,7 @@ pytest.importorskip("minigrid")
 pytest.importorskip("sklearn")
 
 
+@pytest.mark.slow
 def test_babyai_pipeline_runs_every_stage(tmp_path):
     artifacts = tmp_path / "artifacts"
     env = {**cli_env(tmp_path / "results"), "ARTIFACTS": str(artifacts), "BIN": str(Path(sys.executable).parent),
