@@ -6,6 +6,7 @@
 #   prior_alone.md   those runs' priors acting alone
 #   relearn/         a new π learning the task with the same seed's prior of those runs, frozen
 #   relearn_expert/  the same with the expert-distilled priors, KL weight 0.01 and 0.1
+#   burnin_prior_alone.md  the LSTM prior with a 40-step burn-in (issue #30), acting alone
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p "${RESULTS:-benchmarks/results}"
@@ -16,12 +17,14 @@ python benchmarks/svg0_prior_capacity.py --tables 0 1 2 3 > "$out/capacity_four_
 python benchmarks/svg0_prior_capacity.py > "$out/capacity_one_table.md"
 python benchmarks/svg0_prior_capacity.py --land-on-targets --save "$RESULTS/distilled-priors" \
   > "$out/capacity_one_table_landing.md"
-for spec in pointmass-nav1-mlp pointmass-nav1-lstm pointmass-relearn-mlp pointmass-relearn-lstm \
-            pointmass-relearn-expert-mlp pointmass-relearn-expert-lstm; do
+for spec in pointmass-nav1-mlp pointmass-nav1-lstm pointmass-nav1-lstm-burnin pointmass-relearn-mlp \
+            pointmass-relearn-lstm pointmass-relearn-expert-mlp pointmass-relearn-expert-lstm; do
   behaviorlab run "benchmarks/specs/$spec.yaml" --results-dir "$RESULTS" --name "$spec"
 done
 behaviorlab compare "$RESULTS/pointmass-nav1-mlp" "$RESULTS/pointmass-nav1-lstm" --threshold 20 --out "$out"
 python benchmarks/svg0_prior_alone.py "$RESULTS"/pointmass-nav1-{mlp,lstm}/trial_* --window 20 > "$out/prior_alone.md"
+python benchmarks/svg0_prior_alone.py "$RESULTS"/pointmass-nav1-lstm-burnin/trial_* --window 60 \
+  > "$out/burnin_prior_alone.md"  # the burn-in and the segment: the context it trained on
 behaviorlab compare "$RESULTS/pointmass-relearn-mlp" "$RESULTS/pointmass-relearn-lstm" --threshold 30 \
   --out "$out/relearn"
 behaviorlab compare "$RESULTS/pointmass-relearn-expert-mlp" "$RESULTS/pointmass-relearn-expert-lstm" \
