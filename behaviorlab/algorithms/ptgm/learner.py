@@ -73,6 +73,11 @@ class PTGMLearner(GoalPriorKLMixin, PPOTorchLearner):
     def build(self) -> None:
         super().build()
         if self.config.goal_prior_kl_in == "reward":
+            pieces = self._learner_connector.connectors if self._learner_connector is not None else []
+            if not any(isinstance(piece, GeneralAdvantageEstimation) for piece in pieces):
+                # RLlib's insert_before would silently put the piece before whatever comes last.
+                raise ValueError("goal_prior_kl_in='reward' needs PPO's GAE connector in the learner pipeline "
+                                 "(keep add_default_connectors_to_learner_pipeline=True), or use 'loss'")
             self._learner_connector.insert_before(GeneralAdvantageEstimation, GoalPriorRewardPiece(learner=self))
 
     def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
