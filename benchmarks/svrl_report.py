@@ -28,7 +28,8 @@ from behaviorlab.envs.random_mdp import RandomMDP
 from behaviorlab.platform.report import caption_band, load_experiment, plot_mean_curves
 
 RETURN = "env_runners/episode_return_mean"
-TASKS = {"discrete-pendulum": "DiscretePendulum-v1 (21 torques)", "random-mdp": "RandomMDP-v0 (50 states, 18 actions)"}
+TASKS = {"discrete-pendulum": "DiscretePendulum-v1 (21 torques)", "random-mdp": "RandomMDP-v0 (50 states, 18 actions)",
+         "minatar-breakout": "MinAtar/Breakout-v1 (6 actions)"}
 DIAGNOSTICS = ("svrl_approx_rank", "svrl_relative_change", "svrl_imputation_error", "svrl_greedy_changed")
 
 
@@ -109,7 +110,7 @@ def main(argv=None) -> None:
                     base = per_seed.get(t.params.get("seed"), (None, None))
                     values = (base[0], t.final(RETURN), base[1], np.mean(t.series(RETURN)[1]))
                     paired.append(f"| {title} | {t.params.get('seed')} | "
-                                  + " | ".join("–" if v is None else f"{v:.0f}" for v in values) + " |")
+                                  + " | ".join("–" if v is None else f"{v:.3g}" for v in values) + " |")
             banded = plot_mean_curves(ax, [("SV-RL (p = 0.9)" if algo == "svrl" else "DQN", trials)], RETURN) or banded
         ax.set(title=title, xlabel="env steps", ylabel="episode return")
         ax.legend()
