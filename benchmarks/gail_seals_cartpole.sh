@@ -2,22 +2,23 @@
 # Imitation on seals/CartPole-v0: BC and GAIL from 1 and 4 expert trajectories (3 seeds each), the
 # shuffled-label GAIL control on seals/CartPole-v0 and on CartPole-v1 (survival bias), then 50-episode
 # evaluations (greedy and sampled) of every final policy, normalised expert = 1, random = 0.
-# LONG=1 (default) adds one 200k-step GAIL run (1 trajectory, seed 0) before the evaluation.
 # Output: docs/benchmarks/gail_seals_cartpole/ (table, D-accuracy curves); see docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${BIN:-.venv/bin}"
 RESULTS="${RESULTS:-benchmarks/results/gail}"
 mkdir -p "$RESULTS"
-run() {  # run NAME SPEC: skip if done
+run() {  # run NAME SPEC [--set KEY=VALUE …]: skip if done
   if [[ -e "$RESULTS/$1" ]]; then echo "$RESULTS/$1 exists: skipping" >&2; return; fi
   local start=$(date +%s)
-  nice -n 10 "$BIN/behaviorlab" run "$2" --results-dir "$RESULTS" --name "$1"
+  nice -n 10 "$BIN/behaviorlab" run "$2" --results-dir "$RESULTS" --name "$1" "${@:3}"
   echo "WALL $1 $(( $(date +%s) - start )) s" | tee -a "$RESULTS/wall.txt"
 }
 run gail-seals-cartpole experiments/gail/seals_cartpole.yaml
 run bc-seals-cartpole experiments/bc/seals_cartpole.yaml
 run gail-shuffled-seals-cartpole experiments/gail/controls_shuffled_labels.yaml
 run gail-shuffled-cartpole-v1 experiments/gail/controls_shuffled_labels_cartpole_v1.yaml
-if [[ "${LONG:-1}" == 1 ]]; then run gail-seals-cartpole-long experiments/gail/seals_cartpole_long.yaml; fi
+# Ablation: D on standardised observations (disc_normalize_obs), 1 trajectory, seed 0.
+run gail-seals-cartpole-obsnorm experiments/gail/seals_cartpole.yaml --set config.disc_normalize_obs=true \
+  --set config.num_expert_trajectories=1 --set "seeds=[0]"
 nice -n 10 "$BIN/python" benchmarks/gail_eval.py "$RESULTS" --out docs/benchmarks/gail_seals_cartpole

@@ -32,6 +32,20 @@ def test_discriminator_loss_labels_policy_1_and_expert_0():
                                                                                            torch.tensor([5.0]))
 
 
+def test_merge_moments_equals_the_moments_of_all_rows_for_any_split():
+    from behaviorlab.algorithms.gail.module import merge_moments
+
+    rows = torch.tensor([[1.0, -2.0], [3.0, 0.0], [5.0, 2.0], [7.0, 4.0], [9.0, 6.0]], dtype=torch.float64)
+    mean, var, count = torch.zeros(2, dtype=torch.float64), torch.ones(2, dtype=torch.float64), torch.tensor(0.0,
+                                                                                                            dtype=torch.float64)
+    for part in (rows[:1], rows[1:4], rows[4:]):
+        mean, var, count = merge_moments(mean, var, count, part)
+    # By hand: column 0 is 1, 3, 5, 7, 9 → mean 5, population variance (16+4+0+4+16)/5 = 8; column 1 = column 0 − 3.
+    assert torch.allclose(mean, torch.tensor([5.0, 2.0], dtype=torch.float64))
+    assert torch.allclose(var, torch.tensor([8.0, 8.0], dtype=torch.float64))
+    assert count.item() == 5
+
+
 def write_demonstrations(path, episodes=2, steps=20, seed=0):
     """CartPole-v1 episodes of random actions, in the platform's trajectory format."""
     env = gym.make("CartPole-v1")
@@ -160,3 +174,38 @@ def test_shuffled_labels_control_trains_d_on_random_labels(tmp_path):
             gaps[shuffle] = (d.logits(torch.as_tensor(policy_obs), torch.as_tensor(policy_actions)).mean()
                              - d.logits(torch.as_tensor(learner._expert.obs), torch.as_tensor(learner._expert.actions)).mean()).item()
     assert gaps[False] > 2.0 and abs(gaps[True]) < 1.0, gaps
+
+
+def test_d_standardises_observations_with_statistics_fixed_for_its_steps_and_the_rewards(tmp_path):
+    from ray.rllib.core import DEFAULT_MODULE_ID
+    from ray.rllib.core.learner.training_data import TrainingData
+
+    from behaviorlab.algorithms.gail.learner import _policy_pairs
+    from behaviorlab.algorithms.gail.module import DISCRIMINATOR_ID
+
+    config = gail_config(write_demonstrations(tmp_path / "expert"), disc_normalize_obs=True)
+    env = gym.make("CartPole-v1")
+    learner = config.build_learner(spaces={DEFAULT_MODULE_ID: (env.observation_space, env.action_space)})
+    discriminator = learner.module[DISCRIMINATOR_ID].unwrapped()
+    played = episodes()
+    policy_obs = _policy_pairs(played)[0]
+    learner._make_batch_if_necessary(TrainingData(episodes=played))
+    norm = discriminator.obs_norm
+    # One update per iteration: the policy's observations and as many expert ones, equally weighted.
+    assert norm.count.item() == 2 * len(policy_obs)
+    seen_policy_mean = torch.as_tensor(policy_obs, dtype=torch.float64).mean(0)
+    assert not torch.allclose(norm.mean, seen_policy_mean)  # the expert's half moved it
+    standardised = norm(torch.as_tensor(policy_obs))
+    expected = (torch.as_tensor(policy_obs, dtype=torch.float64) - norm.mean) / torch.sqrt(norm.var + norm.epsilon)
+    assert torch.allclose(standardised, expected.float(), atol=1e-6)
+    # The statistics are buffers: they travel in the learner's state (checkpoints) with D's weights.
+    state = learner.get_state()["rl_module"][DISCRIMINATOR_ID]
+    assert {"obs_norm.mean", "obs_norm.var", "obs_norm.count"} <= set(state)
+
+
+def test_by_default_d_reads_raw_observations(learner):
+    from torch import nn
+
+    from behaviorlab.algorithms.gail.module import DISCRIMINATOR_ID
+
+    assert isinstance(learner.module[DISCRIMINATOR_ID].unwrapped().obs_norm, nn.Identity)

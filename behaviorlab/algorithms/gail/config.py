@@ -19,6 +19,10 @@ class GAILConfig(ExpertDataConfigMixin, PPOConfig):
 
     - `expert_data`, `num_expert_trajectories`: the demonstrations (ExpertDataConfigMixin).
     - `disc_hiddens` (default [64, 64]) and `disc_activation` ("tanh"): D's MLP over (s, a).
+    - `disc_normalize_obs` (default False): D reads observations standardised by the running mean
+      and std of every iteration's policy observations and as many expert ones (updated before D's
+      steps, then frozen for them and for the rewards: design checklist item 4). Off by default: on
+      seals/CartPole D learned more slowly with it (docs/benchmarks.md, "Imitation").
     - `disc_lr` (default 3e-4, Adam).
     - `disc_steps_per_iteration` (default 2): D steps before each policy update, each on
       `disc_minibatch_size` (default 500) policy steps of this iteration's batch and as many expert
@@ -35,6 +39,7 @@ class GAILConfig(ExpertDataConfigMixin, PPOConfig):
         super().__init__(algo_class=algo_class or GAIL)
         self.disc_hiddens = [64, 64]
         self.disc_activation = "tanh"
+        self.disc_normalize_obs = False
         self.disc_lr = 3e-4
         self.disc_steps_per_iteration = 2
         self.disc_minibatch_size = 500
@@ -49,10 +54,11 @@ class GAILConfig(ExpertDataConfigMixin, PPOConfig):
         })
 
     def training(self, *, disc_hiddens: list[int] = NotProvided, disc_activation: str = NotProvided,
-                 disc_lr: float = NotProvided, disc_steps_per_iteration: int = NotProvided,
+                 disc_normalize_obs: bool = NotProvided, disc_lr: float = NotProvided, disc_steps_per_iteration: int = NotProvided,
                  disc_minibatch_size: int = NotProvided, shuffle_disc_labels: bool = NotProvided, **kwargs) -> Self:
         super().training(**kwargs)
-        for name, value in (("disc_hiddens", disc_hiddens), ("disc_activation", disc_activation), ("disc_lr", disc_lr),
+        for name, value in (("disc_hiddens", disc_hiddens), ("disc_activation", disc_activation),
+                            ("disc_normalize_obs", disc_normalize_obs), ("disc_lr", disc_lr),
                             ("disc_steps_per_iteration", disc_steps_per_iteration),
                             ("disc_minibatch_size", disc_minibatch_size), ("shuffle_disc_labels", shuffle_disc_labels)):
             if value is not NotProvided:
@@ -74,7 +80,8 @@ class GAILConfig(ExpertDataConfigMixin, PPOConfig):
     def _model_config_auto_includes(self) -> dict[str, Any]:
         # The discriminator reads its architecture from the model config every module receives.
         return super()._model_config_auto_includes | {"disc_hiddens": list(self.disc_hiddens),
-                                                      "disc_activation": self.disc_activation}
+                                                      "disc_activation": self.disc_activation,
+                                                      "disc_normalize_obs": self.disc_normalize_obs}
 
     def get_default_learner_class(self):
         from behaviorlab.algorithms.gail.learner import GAILPPOTorchLearner

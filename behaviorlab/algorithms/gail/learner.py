@@ -1,6 +1,8 @@
 """GAIL's learner: PPO's, with Algorithm 1's discriminator step and reward in its update.
 
 Order within one `update(episodes=…)` (one call per iteration, on the iteration's sampled episodes):
+0. D's observation statistics take in this iteration's policy observations and as many expert ones,
+   then stay fixed until the next iteration;
 1. `disc_steps_per_iteration` Adam steps on D: each on `disc_minibatch_size` policy (s, a) pairs of
    these episodes and as many expert pairs, minimising `discriminator_loss` (w_i → w_{i+1});
 2. the learner connector pipeline, in which `GAILReward` (inserted right before PPO's
@@ -29,7 +31,7 @@ from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 
 from behaviorlab.algorithms.common.bc import load_expert_data
 from behaviorlab.algorithms.gail.losses import discriminator_loss, gail_reward
-from behaviorlab.algorithms.gail.module import DISCRIMINATOR_ID
+from behaviorlab.algorithms.gail.module import DISCRIMINATOR_ID, RunningObservationNorm
 
 
 class GAILReward(ConnectorV2):
@@ -103,6 +105,10 @@ class GAILPPOTorchLearner(PPOTorchLearner):
         policy_actions = self._policy_actions_for_d(policy_actions)
         size = min(config.disc_minibatch_size, len(policy_obs))
         tensor = lambda array: torch.as_tensor(array, device=self._device)  # noqa: E731
+        if isinstance(discriminator.obs_norm, RunningObservationNorm):
+            # Both sides weigh equally in the statistics, however few the demonstrations.
+            discriminator.obs_norm.update(tensor(policy_obs))
+            discriminator.obs_norm.update(tensor(self._expert.sample(len(policy_obs), self._rng)[0]))
         for _ in range(config.disc_steps_per_iteration):
             index = self._rng.choice(len(policy_obs), size=size, replace=False)
             expert_obs, expert_actions = self._expert.sample(size, self._rng)
