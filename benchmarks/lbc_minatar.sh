@@ -75,8 +75,9 @@ for step in "${steps[@]}"; do
     report)
       $py benchmarks/lbc_minatar_report.py "${report_args[@]}" --out "$out" ;;
     eval)  # members' own policies, the fixed inference ψ and the bandit's best arm from the final checkpoints, 100 episodes each (≈ 15 min)
+      # --trust-checkpoints: these are this script's own checkpoints (the bandit's state is in RLlib's pickle).
       $py benchmarks/lbc_minatar_eval.py --results-dir "$results" --prefix "$prefix" --env "$env_id" \
-        --episodes 100 > "$out/eval.md" ;;
+        --episodes 100 --trust-checkpoints > "$out/eval.md" ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac
 done
