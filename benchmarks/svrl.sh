@@ -2,7 +2,7 @@
 # SV-RL benchmark (issue 28): RLlib double + dueling DQN vs SVRLDQN (p = 0.9, SoftImpute) with
 # identical settings, 5 seeds each, on Pendulum-v1 with 21 torques (10k env steps) and the random
 # 50-state, 18-action MDP (3k env steps, the negative control), and MinAtar Breakout with all 6
-# actions (20k env steps, ≈ 80 min on 2 shared cores): experiments/{dqn,svrl}/*.yaml.
+# actions (8k env steps, ≈ 75 min on 2 cores shared with load ≈ 15–20): experiments/{dqn,svrl}/*.yaml.
 # One Ray run at a time (Tune runs 2 seeds at once on 2 cores); ≈ 1.5 h on 2 cores shared with
 # other work (load ≈ 20). Then the rank diagnostic (`behaviorlab rank`) of every trial's final checkpoint, and the table/curves.
 # Output: docs/benchmarks/svrl/{table.md,returns.png,rank_*/}.
@@ -35,6 +35,8 @@ for step in "${steps[@]}"; do
     rank)
       for name in {dqn,svrl}-{discrete-pendulum,random-mdp,minatar-breakout}; do
         [[ -d "$RESULTS/$name" ]] || { echo "no $RESULTS/$name: skipping its rank" >&2; continue; }
+        # Made after the run: up to date (remove it to remeasure).
+        [[ "$out/rank_$name/rank.json" -nt "$RESULTS/$name" ]] && { echo "rank_$name is up to date: skipping" >&2; continue; }
         mkdir -p "$out/rank_$name"
         "$BIN/behaviorlab" rank "$RESULTS/$name" --out "$out/rank_$name" | tee "$out/rank_$name/rank.txt"
       done ;;
