@@ -2,7 +2,8 @@
 # STEVE on Pendulum-v1 against its own ablations (docs/benchmarks.md "STEVE").
 #   full:  benchmarks/specs/steve-pendulum-seed{0,1,2}.yaml — STEVE, td and mve, 3 seeds × 20k env
 #          steps (experiments/steve/pendulum.yaml); RLlib SAC: benchmarks/specs/pendulum-sac.yaml.
-#   small: benchmarks/specs/steve-pendulum-small.yaml — the cut-down STEVE vs td probe (seed 0, 6k).
+#   small: benchmarks/specs/steve-pendulum-small.yaml — STEVE vs td with 64-wide nets and M = N = 2
+#          world models, 3 seeds × 10k env steps: what fits the shared 2-CPU machine.
 # Usage: bash benchmarks/steve_pendulum.sh [full|small]   (RESULTS defaults to benchmarks/results)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,9 @@ BIN="${BIN:-.venv/bin}"
 specs=benchmarks/specs
 source benchmarks/lib.sh
 mkdir -p "$RESULTS"
+# Ray's trial actors inherit these: glibc otherwise maps and page-faults a fresh block for every
+# multi-MB ensemble activation (≈ 30 % of an update's CPU time, measured); unchanged if set.
+export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-1000000000}" MALLOC_TRIM_THRESHOLD_="${MALLOC_TRIM_THRESHOLD_:-1000000000}"
 case "${1:-full}" in
   full) experiments=(steve-pendulum-seed0 steve-pendulum-seed1 steve-pendulum-seed2) ;;
   small) experiments=(steve-pendulum-small) ;;

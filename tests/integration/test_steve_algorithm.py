@@ -51,7 +51,7 @@ def test_checkpoint_keeps_replay_and_resumes(local_ray, tmp_path):
         # One update of 64 per env step, in calls of 4.
         assert result["learners"]["default_policy"]["num_module_steps_trained"] == 64 * 100
         buffered = algo.local_replay_buffer.get_num_timesteps()
-        assert buffered >= 200
+        assert buffered >= 200 and algo._transitions.size == buffered
         checkpoint = algo.save(str(tmp_path / "ckpt")).checkpoint.path
         module = algo.learner_group._learner.module["default_policy"].unwrapped()
         weights = {k: v.clone() for k, v in module.state_dict().items()}
@@ -64,6 +64,7 @@ def test_checkpoint_keeps_replay_and_resumes(local_ray, tmp_path):
     try:
         restored.restore(checkpoint)
         assert restored.local_replay_buffer.get_num_timesteps() == buffered
+        assert restored._transitions.size == buffered  # the learner's draw is rebuilt from it
         module = restored.learner_group._learner.module["default_policy"].unwrapped()
         for name, value in module.state_dict().items():
             torch.testing.assert_close(value, weights[name], msg=name)

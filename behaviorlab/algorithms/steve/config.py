@@ -8,6 +8,7 @@ from typing import Any
 from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.algorithms.sac import SACConfig
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+from ray.rllib.utils.replay_buffers.episode_replay_buffer import EpisodeReplayBuffer
 from typing_extensions import Self
 
 from behaviorlab.algorithms.offpolicy import ProvidedFieldsMixin
@@ -42,7 +43,9 @@ class STEVEConfig(ProvidedFieldsMixin, SACConfig):
       8, 2048 and 256: 8 env steps, then 8 updates of 256, one learner call.
     - From SAC: `tau` (0.005, Polyak rate of the target Q ensemble), `train_batch_size_per_learner`
       (256), `num_steps_sampled_before_learning_starts` (1000), `training_intensity`,
-      `replay_buffer_config` (uniform EpisodeReplayBuffer, 1e6), `n_step` (must stay 1).
+      `replay_buffer_config` (uniform EpisodeReplayBuffer, 1e6: it keeps the episodes for
+      checkpoints; the learner's minibatches come from `replay.TransitionReplay`, the same uniform
+      draw), `n_step` (must stay 1).
     """
 
     def __init__(self, algo_class=None):
@@ -104,6 +107,8 @@ class STEVEConfig(ProvidedFieldsMixin, SACConfig):
             (self.exploration_noise >= 0, "exploration_noise must be >= 0"),
             (self.model_lr > 0, "model_lr must be > 0"),
             (self.n_step == 1, "STEVE's targets are built from 1-step transitions: n_step must be 1"),
+            (self.replay_buffer_config.get("type") in ("EpisodeReplayBuffer", EpisodeReplayBuffer),
+             "STEVE replays uniformly: replay_buffer_config type must be EpisodeReplayBuffer"),
             (self.normalize_actions, "STEVE's tanh actor acts in normalised units: keep normalize_actions=True"),
             (self.minibatch_size is None or self.train_batch_size_per_learner % self.minibatch_size == 0,
              "train_batch_size_per_learner must be a multiple of minibatch_size (the updates per learner call)"),

@@ -120,14 +120,16 @@ class STEVETorchRLModule(TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI):
         → the inputs of `targets.candidate_targets`: model_rewards [B, H, M, N],
         model_continuation [B, H, M], bootstrap_q [B, H+1, M, L] (target Q functions)."""
         models = self.transition.members
-        obs = next_obs.float().unsqueeze(0).expand(models, *next_obs.shape)
-        bootstrap, rewards, continuation = [], [], []
-        for step in range(horizon + 1):
-            actions = self.policy(obs)
-            bootstrap.append(self.q_values(obs, actions, target=True))                     # [L, M, B]
-            if step == horizon:
-                break
+        real = next_obs.float()
+        actions = self.policy(real)
+        # Step 0 is the real s' on every model's rollout: evaluate Q there once, not M times.
+        bootstrap = [self.q_values(real, actions, target=True).unsqueeze(1).expand(-1, models, -1)]  # [L, M, B]
+        obs, actions = real.unsqueeze(0).expand(models, *real.shape), actions.unsqueeze(0).expand(models, *actions.shape)
+        rewards, continuation = [], []
+        for _ in range(horizon):
             obs, done_logit, reward = self.step_models(obs, actions)
+            actions = self.policy(obs)
+            bootstrap.append(self.q_values(obs, actions, target=True))
             rewards.append(reward)
             continuation.append(1.0 - torch.sigmoid(done_logit))
         return {
