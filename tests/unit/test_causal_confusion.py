@@ -1,6 +1,7 @@
 """Causal confusion math: the [X⊙G, G] input and its masks, graph enumeration and sampling, the
 disagreement of the graphs, the intervention's ridge fit and its choice on synthetic scores
-(including the expert-query mode's sign), and the study reading a recorded dataset."""
+(including the expert-query mode's sign), the policy over a distribution of graphs that the EnvRunner
+module plays, the study reading a recorded dataset, and its result rows for `behaviorlab report`."""
 
 import math
 
@@ -16,6 +17,8 @@ from behaviorlab.algorithms.causal_confusion.graph_policy import (
     graph_cloning_loss,
     graph_input,
     graph_losses,
+    graph_weights,
+    mixture_log_probs,
     sample_graphs,
 )
 from behaviorlab.algorithms.causal_confusion.intervention import (
@@ -133,3 +136,39 @@ def test_study_reads_a_recorded_dataset_as_it_plays_demonstrations(tmp_path):
     np.testing.assert_array_equal(recorded.obs, played.obs)
     np.testing.assert_array_equal(recorded.actions, played.actions)
     np.testing.assert_array_equal(recorded.starts, played.starts)
+
+
+def test_graph_weights_and_the_mixture_policy_by_hand():
+    graphs = all_graphs(3)
+    weights = graph_weights(torch.tensor([1.0, 0.5, 0.0]), graphs)  # bit 0 on, bit 1 a coin, bit 2 off
+    assert weights.tolist() == [0, 0, 0, 0, 0.5, 0, 0.5, 0]  # 100 and 110
+    torch.manual_seed(0)
+    policy, x = GraphPolicy(FACTORS, 3), torch.randn(4, 5)
+    fixed = torch.tensor([1.0, 0.0, 1.0])
+    assert torch.allclose(mixture_log_probs(policy, x, fixed), torch.log_softmax(policy(x, fixed), -1), atol=1e-6)
+    uniform = torch.stack([torch.softmax(policy(x, g), -1) for g in graphs]).mean(0).log()
+    assert torch.allclose(mixture_log_probs(policy, x, torch.full((3,), 0.5)), uniform, atol=1e-6)
+    half = (torch.softmax(policy(x, graphs[4]), -1) + torch.softmax(policy(x, graphs[6]), -1)) / 2
+    assert torch.allclose(mixture_log_probs(policy, x, torch.tensor([1.0, 0.5, 0.0])), half.log(), atol=1e-6)
+
+
+def test_trial_rows_follow_the_intervention_episode_by_episode():
+    from behaviorlab.algorithms.causal_confusion.study import trial_rows
+
+    masks = {format(i, "03b"): -200.0 for i in range(8)} | {"110": -130.0, "010": -150.0}
+    record = {"size": 300, "seed": 2, "bc_original": -120.0, "bc_confounded": -200.0, "mask_returns": masks,
+              "execution_history": [["111", -200.0], ["110", -125.0], ["010", -160.0]],
+              "execution_modes": ["000", "110", "010"], "execution_lengths": [200, 125, 160],
+              "query_chosen": {"50": "010"}, "dagger": {"50": -190.0}}
+    rows = trial_rows(record, wall_s=7.0)
+    assert [row["training_iteration"] for row in rows] == [1, 2, 3]
+    assert [row["num_env_steps_sampled_lifetime"] for row in rows] == [200, 325, 485]
+    assert [row["env_runners"]["episode_return_mean"] for row in rows] == [-200.0, -130.0, -150.0]
+    assert [row["gap_closed"] for row in rows] == [0.0, 70 / 80, 50 / 80]
+    assert [row["intervention"]["drops_nuisance"] for row in rows] == [1, 1, 1]
+    assert rows[1]["intervention"] == {"graph": "110", "episode_return": -125.0, "episode_len": 125,
+                                       "chosen_graph": "110", "drops_nuisance": 1}
+    assert rows[0]["query"] == {"50": {"chosen_graph": "010", "episode_return_mean": -150.0}}
+    assert rows[0]["dagger"] == {"50": {"episode_return_mean": -190.0}} and "dropout_bc" not in rows[0]
+    equal = trial_rows(record | {"bc_original": -200.0}, wall_s=7.0)
+    assert {row["gap_closed"] for row in equal} == {None}

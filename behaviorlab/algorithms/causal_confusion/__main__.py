@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = Path(args.out or Path("~/behaviorlab_results").expanduser() / (spec.name + ("-smoke" if args.smoke else "")))
     run_study(spec, out)
-    print(f"results: {out} (runs.json, summary.md)")
+    print(f"results: {out} (runs.json, summary.md, a trial directory per size and seed: `behaviorlab report {out}`)")
     print((out / "summary.md").read_text())
     return 0
 

@@ -58,6 +58,21 @@ class GraphPolicy(nn.Module):
         return self.net(graph_input(x, graph, self.factor_sizes))
 
 
+def graph_weights(bit_probabilities: torch.Tensor, graphs: torch.Tensor) -> torch.Tensor:
+    """p(G) = Π_j p_j^G_j (1 − p_j)^(1−G_j) of each graph [n, k] under independent bits P(G_j = 1) = p_j [k]."""
+    return (graphs * bit_probabilities + (1 - graphs) * (1 - bit_probabilities)).prod(-1)
+
+
+def mixture_log_probs(policy: "GraphPolicy", x: torch.Tensor, bit_probabilities: torch.Tensor) -> torch.Tensor:
+    """log Σ_G p(G) π_G(·|X) [N, A]: with 0/1 bits the log-probabilities of that one graph's π_G, with
+    all bits 0.5 the uniform mixture π_mix of Alg. 1. Graphs of zero weight are not evaluated."""
+    graphs = all_graphs(policy.num_factors).to(x)
+    weights = graph_weights(bit_probabilities.to(x), graphs)
+    graphs, weights = graphs[weights > 0], weights[weights > 0]
+    log_p = F.log_softmax(policy(x.expand(len(graphs), *x.shape), graphs[:, None, :]), dim=-1)
+    return torch.logsumexp(log_p + weights.log()[:, None, None], dim=0)
+
+
 def graph_cloning_loss(policy: GraphPolicy, x: torch.Tensor, actions: torch.Tensor,
                        generator: torch.Generator | None = None) -> torch.Tensor:
     """E_{(X,A)} E_{G~U} cross-entropy(f([X⊙G, G]), A), one G per example."""

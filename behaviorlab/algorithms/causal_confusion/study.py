@@ -8,19 +8,24 @@ exactly as the envs show them; BC on each setting; the graph-parameterised
 policy on CONFOUNDED and the return of every fixed graph; policy-execution intervention (the return of
 its chosen graph after n episodes, read from the fixed-graph table); expert-query intervention and
 DAgger at equal expert-label counts. Every return is a mean over `eval_episodes` greedy episodes on
-the standard start. Results: `runs.json` (one record per size and seed) and `summary.md` in the output
-directory. Supervised training is plain torch; episodes go through the platform's `evaluate` and
-`rollout` (not RLlib EnvRunners)."""
+the standard start. Supervised training is plain torch; the imitators' episodes are played by RLlib
+EnvRunners (env_runner.py), the scripted expert's demonstrations by the platform's `rollout`.
+
+Results in the output directory: `runs.json` (one record per size and seed), `summary.md`, and the
+platform's results layout, so `behaviorlab report DIR` reads them: `behaviorlab/spec.yaml` and one
+trial directory per (size, seed) (`params.json`, `result.json`, `progress.csv`) with one row per
+policy-execution intervention episode (see `trial_rows`)."""
 
 from __future__ import annotations
 
+import csv
+import functools
 import importlib
 import json
 import time
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,6 +42,7 @@ from behaviorlab.algorithms.causal_confusion.intervention import (
     policy_execution_intervention,
     top_states,
 )
+from behaviorlab.platform.results import flatten
 
 
 class StudySpec(BaseModel):
@@ -86,29 +92,6 @@ def load_spec(path: str | Path, smoke: bool = False) -> StudySpec:
     if smoke:
         data = {**data, **(data.get("smoke") or {})}
     return StudySpec(**data)
-
-
-class MaskedPolicy:
-    """A graph policy with one fixed graph, acting through the platform's `evaluate` and `rollout`."""
-
-    def __init__(self, module: GraphPolicy, graph, observation_space: gym.Space):
-        self.module, self.observation_space = module, observation_space
-        self.graph = torch.as_tensor(graph, dtype=torch.float32)
-
-    def act_batch(self, obs: np.ndarray, greedy: bool = True) -> np.ndarray:
-        with torch.no_grad():
-            logits = self.module(torch.as_tensor(np.asarray(obs, np.float32)), self.graph)
-        if greedy:
-            return logits.argmax(-1).numpy()
-        return torch.distributions.Categorical(logits=logits).sample().numpy()
-
-    def act(self, obs) -> int:
-        return int(self.act_batch(np.asarray(obs)[None])[0])
-
-    def check_env(self, env: gym.Env, env_id: str) -> None:
-        if env.observation_space.shape != self.observation_space.shape:
-            raise ValueError(f"{env_id}: observations of shape {env.observation_space.shape}, the policy reads "
-                             f"{self.observation_space.shape}")
 
 
 def train(module: GraphPolicy, x: np.ndarray, actions: np.ndarray, spec: StudySpec, seed: int,
@@ -165,18 +148,33 @@ class Study:
         self.obs = np.concatenate([np.asarray(obs, np.float32) for obs, _ in episodes])
         self.actions = np.concatenate([np.asarray(actions, np.int64) for _, actions in episodes])
         self.starts = np.concatenate([np.arange(len(actions)) == 0 for _, actions in episodes])
-        self.env = make_env(spec.confounded_env)
-        self.action_space = self.env.action_space
+        self.action_space = make_env(spec.confounded_env).action_space
         self.graphs = all_graphs(len(spec.factor_sizes))
         self.full = np.ones(len(spec.factor_sizes))
 
-    def _policy(self, module: GraphPolicy, graph) -> MaskedPolicy:
-        return MaskedPolicy(module, graph, self.env.observation_space)
+    @functools.cached_property
+    def runners(self) -> dict:
+        """EnvRunners by (env, sub-envs), built at the first episode: `eval_episodes` wide for evaluations,
+        and one CONFOUNDED env for the intervention's single episodes (a wide runner would step all its
+        sub-envs to the time limit)."""
+        from behaviorlab.algorithms.causal_confusion.env_runner import make_runner
+
+        spec, wide = self.spec, self.spec.eval_episodes
+        with torch.random.fork_rng():  # building a module draws initial weights: the runs' numbers stay the same
+            return {(env_id, width): make_runner(env_id, spec.factor_sizes, spec.hidden, width)
+                    for env_id, width in ((spec.confounded_env, wide), (spec.original_env, wide),
+                                          (spec.confounded_env, 1))}
+
+    def _play(self, module: GraphPolicy, graph, env_id: str, first_seed: int, count: int, explore: bool = False):
+        from behaviorlab.algorithms.causal_confusion.env_runner import play
+
+        runner = self.runners[env_id, 1 if count == 1 else self.spec.eval_episodes]
+        return play(runner, module, graph, first_seed, count, explore)
 
     def _return(self, module: GraphPolicy, graph, env_id: str, seed: int) -> float:
-        from behaviorlab.platform.policy import evaluate
-
-        return float(evaluate(self._policy(module, graph), env_id, self.spec.eval_episodes, seed=seed).mean())
+        """Mean return of `eval_episodes` greedy episodes, episode i reset with seed `seed + i`."""
+        episodes = self._play(module, graph, env_id, seed, self.spec.eval_episodes)
+        return float(np.mean([episode.get_return() for episode in episodes]))
 
     def _expert_labels(self, states: np.ndarray) -> np.ndarray:
         """The expert reads the original observation only (the slot follows it)."""
@@ -187,7 +185,6 @@ class Study:
 
     def run_one(self, size: int, seed: int) -> dict:
         from behaviorlab.envs.confounded import previous_action_slots
-        from behaviorlab.platform.policy import rollout
 
         spec, rng = self.spec, np.random.default_rng([seed, size])
         torch.manual_seed(seed)
@@ -208,13 +205,20 @@ class Study:
                         for g in self.graphs.numpy()}
         record["mask_returns"] = mask_returns
 
-        # Policy execution: one greedy episode of π_G per round, from fresh starts.
-        episode_seeds = iter(range(eval_seed + 5_000, eval_seed + 6_000))
+        # Policy execution: one greedy episode of π_G per round, from fresh starts (round i: seed eval_seed + 5000 + i)
+        played = []
+
+        def episode_return(graph: np.ndarray) -> float:
+            played.extend(self._play(graph_policy, graph, spec.confounded_env, eval_seed + 5_000 + len(played), 1))
+            return played[-1].get_return()
+
         execution = policy_execution_intervention(
-            lambda g: rollout(self.env, self._policy(graph_policy, g).act, next(episode_seeds)).episode_return,
-            len(self.full), max(spec.intervention_episodes), rng, temperature=spec.temperature, alpha=spec.ridge_alpha)
+            episode_return, len(self.full), max(spec.intervention_episodes), rng, temperature=spec.temperature,
+            alpha=spec.ridge_alpha)
         record["execution_chosen"] = {n: _key(execution.modes[n - 1]) for n in spec.intervention_episodes}
         record["execution_history"] = [[_key(g), round(r, 1)] for g, r in zip(execution.graphs, execution.scores)]
+        record["execution_modes"] = [_key(mode) for mode in execution.modes]
+        record["execution_lengths"] = [len(episode) for episode in played]
 
         # Expert queries: states of π_mix ranked by disagreement, the top ones labelled by the expert.
         states = self._mixture_states(graph_policy, eval_seed + 7_000)
@@ -242,32 +246,24 @@ class Study:
         return record
 
     def _mixture_states(self, graph_policy: GraphPolicy, seed: int) -> np.ndarray:
-        """States visited by π_mix: each step, an action sampled from the mean of the graphs' distributions."""
-        from behaviorlab.platform.policy import rollout
-
-        generator = torch.Generator().manual_seed(seed)
-
-        def act(obs):
-            with torch.no_grad():
-                batch = torch.as_tensor(obs)[None].expand(len(self.graphs), -1)
-                probs = torch.softmax(graph_policy(batch, self.graphs), -1)
-            return int(torch.multinomial(probs.mean(0), 1, generator=generator))
-
-        visited = [rollout(self.env, act, seed + i).observations for i in range(self.spec.mixture_episodes)]
-        return np.asarray(np.concatenate(visited), np.float32)
+        """States visited by π_mix (every bit 0.5: each step an action sampled from the mean of the graphs'
+        distributions). The runner samples with torch's global generator: seeded here, and forked so the
+        rest of the run draws the same numbers as before."""
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            episodes = self._play(graph_policy, np.full(len(self.full), 0.5), self.spec.confounded_env, seed,
+                                  self.spec.mixture_episodes, explore=True)
+        return np.asarray(np.concatenate([_states(episode) for episode in episodes]), np.float32)
 
     def _dagger(self, bc: GraphPolicy, x: np.ndarray, a: np.ndarray, budget: int, seed: int, eval_seed: int) -> float:
         """One DAgger round at `budget` expert labels: states of the confounded BC policy's own episodes
         (a random `budget` of them) labelled by the expert, added to the demonstrations; BC retrained."""
-        from behaviorlab.platform.policy import rollout
-
-        rng = np.random.default_rng([seed, budget, 1])
-        policy = self._policy(bc, self.full)
-        visited = []
-        episode = 0
+        rng, width = np.random.default_rng([seed, budget, 1]), self.spec.eval_episodes
+        visited: list[np.ndarray] = []  # episodes in seed order (eval_seed + 8000 + i) until `budget` states
         while sum(map(len, visited)) < budget:
-            visited.append(rollout(self.env, policy.act, eval_seed + 8_000 + episode).observations)
-            episode += 1
+            for episode in self._play(bc, self.full, self.spec.confounded_env, eval_seed + 8_000 + len(visited), width):
+                if sum(map(len, visited)) < budget:
+                    visited.append(_states(episode))
         states = np.asarray(np.concatenate(visited), np.float32)
         states = states[rng.choice(len(states), budget, replace=False)]
         retrained = train(self._new(), np.concatenate([x, states]), np.concatenate([a, self._expert_labels(states)]),
@@ -277,6 +273,53 @@ class Study:
 
 def _key(graph) -> str:
     return "".join(str(int(bit)) for bit in np.asarray(graph))
+
+
+def _states(episode) -> np.ndarray:
+    """The observations an episode's actions were taken in (RLlib's include the final one)."""
+    return np.asarray(episode.get_observations())[:-1]
+
+
+def trial_rows(record: dict, wall_s: float) -> list[dict]:
+    """One result row per policy-execution intervention episode n (Tune's `training_iteration`), for
+    `behaviorlab report`: `env_runners/episode_return_mean` is the return of the graph chosen after n
+    episodes (its fixed-graph evaluation), `num_env_steps_sampled_lifetime` the intervention's env steps
+    so far (evaluation episodes are measurements, not counted), `gap_closed` (R_chosen − R_CONFOUNDED) /
+    (R_ORIGINAL − R_CONFOUNDED) (None where the two BC returns are equal); every row also carries the
+    run's other measurements (BC, fixed graphs, expert queries, DAgger, DROPOUT) and its wall time."""
+    masks, gap = record["mask_returns"], record["bc_original"] - record["bc_confounded"]
+    constant = {"bc_original": record["bc_original"], "bc_confounded": record["bc_confounded"], "mask_returns": masks,
+                "query": {str(n): {"chosen_graph": key, "episode_return_mean": masks[key]}
+                          for n, key in record["query_chosen"].items()},
+                "dagger": {str(n): {"episode_return_mean": value} for n, value in record["dagger"].items()},
+                **({"dropout_bc": record["dropout_bc"]} if "dropout_bc" in record else {})}
+    rows, steps = [], 0
+    for n, ((graph, episode_return), chosen, length) in enumerate(
+            zip(record["execution_history"], record["execution_modes"], record["execution_lengths"]), start=1):
+        steps += length
+        rows.append({"training_iteration": n, "num_env_steps_sampled_lifetime": steps, "time_total_s": wall_s,
+                     "env_runners": {"episode_return_mean": masks[chosen]},
+                     "gap_closed": (masks[chosen] - record["bc_confounded"]) / gap if gap else None,
+                     "intervention": {"graph": graph, "episode_return": episode_return, "episode_len": length,
+                                      "chosen_graph": chosen, "drops_nuisance": int(chosen[-1] == "0")},
+                     **constant})
+    return rows
+
+
+def write_trial(out: Path, record: dict, wall_s: float) -> Path:
+    """The run's trial directory as Tune writes one: params.json, result.json (a JSON line per row),
+    progress.csv."""
+    trial = out / f"size{record['size']}_seed{record['seed']}"
+    trial.mkdir(parents=True, exist_ok=True)
+    (trial / "params.json").write_text(json.dumps({"dataset_size": record["size"], "seed": record["seed"]}))
+    rows = trial_rows(record, wall_s)
+    (trial / "result.json").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    with (trial / "progress.csv").open("w", newline="") as file:
+        flat = [flatten(row) for row in rows]
+        writer = csv.DictWriter(file, fieldnames=list(flat[0]))
+        writer.writeheader()
+        writer.writerows(flat)
+    return trial
 
 
 def summarise(spec: StudySpec, runs: list[dict]) -> str:
@@ -321,14 +364,22 @@ def summarise(spec: StudySpec, runs: list[dict]) -> str:
 
 
 def run_study(spec: StudySpec, out: Path, progress=lambda line: print(line, flush=True)) -> list[dict]:
+    import yaml
+
     torch.set_num_threads(1)
     out.mkdir(parents=True, exist_ok=True)
     (out / "spec.json").write_text(spec.model_dump_json(indent=2))
+    # What `behaviorlab report` reads from a run's spec: the title (algorithm, env).
+    (out / "behaviorlab").mkdir(exist_ok=True)
+    (out / "behaviorlab" / "spec.yaml").write_text(yaml.safe_dump({"algorithm": "causal_confusion",
+                                                                   **spec.model_dump()}, sort_keys=False))
     study, runs, start = Study(spec), [], time.perf_counter()
     for size in spec.dataset_sizes:
         for seed in range(spec.seeds):
+            run_start = time.perf_counter()
             record = study.run_one(size, seed)
             runs.append(record)
+            write_trial(out, record, time.perf_counter() - run_start)
             (out / "runs.json").write_text(json.dumps(runs, indent=1))
             chosen = record["execution_chosen"][max(spec.intervention_episodes)]
             masks = record["mask_returns"]
