@@ -79,7 +79,7 @@ def play(runner: SingleAgentEnvRunner, policy: GraphPolicy, graph, first_seed: i
     that finishes early starts a second episode); instead every sub-env steps for the time limit, which
     ends its first episode, and only first episodes are kept. One sub-env: its first episode, no more."""
     runner.set_state({COMPONENT_RL_MODULE: module_state(policy, graph)})
-    width, horizon = runner.num_envs, runner.env.unwrapped.envs[0].get_wrapper_attr("_max_episode_steps")
+    width, horizon = runner.num_envs, _time_limit(runner) if runner.num_envs > 1 else 0
     episodes = []
     for start in range(0, count, width):
         runner._seed, runner._needs_initial_reset = first_seed + start, True
@@ -92,3 +92,12 @@ def play(runner: SingleAgentEnvRunner, policy: GraphPolicy, graph, first_seed: i
                 first.setdefault(episode.custom_data["env_index"], episode)
         episodes += [first[j] for j in range(min(width, count - start))]
     return episodes
+
+
+def _time_limit(runner: SingleAgentEnvRunner) -> int:
+    env = runner.env.unwrapped.envs[0]
+    try:
+        return int(env.get_wrapper_attr("_max_episode_steps"))
+    except (AttributeError, TypeError):
+        raise ValueError(f"{runner.config.env}: play on several sub-envs needs a time limit (gymnasium's TimeLimit, "
+                         "max_episode_steps); build the runner with width 1 or give the env one") from None
