@@ -3,7 +3,8 @@
 #   full:  benchmarks/specs/steve-pendulum-seed{0,1,2}.yaml — STEVE, td and mve, 3 seeds × 20k env
 #          steps (experiments/steve/pendulum.yaml); RLlib SAC: benchmarks/specs/pendulum-sac.yaml.
 #   small: benchmarks/specs/steve-pendulum-small-seed{0,1,2}.yaml — STEVE vs td with 64-wide nets and
-#          M = N = 2 world models, 3 seeds × 10k env steps, one seed's pair at a time.
+#          M = N = 2 world models, 3 seeds × 10k env steps, one seed's pair at a time; then
+#          benchmarks/specs/steve-pendulum-small-mve.yaml, the mve ablation of the same.
 # Usage: bash benchmarks/steve_pendulum.sh [full|small]   (RESULTS defaults to benchmarks/results)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +18,8 @@ mkdir -p "$RESULTS"
 export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-1000000000}" MALLOC_TRIM_THRESHOLD_="${MALLOC_TRIM_THRESHOLD_:-1000000000}"
 case "${1:-full}" in
   full) experiments=(steve-pendulum-seed0 steve-pendulum-seed1 steve-pendulum-seed2) ;;
-  small) experiments=(steve-pendulum-small-seed0 steve-pendulum-small-seed1 steve-pendulum-small-seed2) ;;
+  small) experiments=(steve-pendulum-small-seed0 steve-pendulum-small-seed1 steve-pendulum-small-seed2
+                      steve-pendulum-small-mve) ;;
   *) echo "usage: $0 [full|small]" >&2; exit 2 ;;
 esac
 for name in "${experiments[@]}"; do
