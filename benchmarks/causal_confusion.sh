@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
-# Causal confusion on MountainCar (issue 26): the study of benchmarks/causal_confusion/mountaincar.yaml
-# (300 / 1,000 / 3,000 demonstration steps × 10 seeds, 50 evaluation episodes per point; ≈ 22 min on
-# 2 cores shared with other work at a load of 12–18) and its noisy-demonstrator variant
-# (mountaincar_noisy_expert.yaml: 2 sizes × 5 seeds). Plain torch training; episodes on local RLlib
-# EnvRunners (no Ray cluster; slower per episode than the in-process loop that made the timing above).
+# Causal confusion on MountainCar (issue 26). Studies (default: all three; or name some as arguments):
+#   mountaincar               scripted expert, 300 / 1,000 / 3,000 demonstration steps × 10 seeds, 50
+#                             evaluation episodes per point (≈ 22 min on 2 shared cores at a load of 12–18)
+#   mountaincar_noisy_expert  the same with 20 % random demonstrated actions (2 sizes × 5 seeds)
+#   mountaincar_trained_expert  the platform-trained PPO expert (experiments/causal_confusion/expert_mountaincar.yaml,
+#                             trained here first when benchmarks/results/causal_confusion/expert-mountaincar is
+#                             missing, ≈ 4 min) and its `data collect` demonstrations (experiments/data/mountaincar_expert)
+# Plain torch training; episodes on local RLlib EnvRunners (no Ray cluster).
 # Output: docs/benchmarks/causal_confusion/{NAME}/{summary.md,runs.json} (tables in docs/benchmarks.md),
 # and a trial directory per size and seed there (`behaviorlab report docs/benchmarks/causal_confusion/NAME`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
-PY=.venv/bin/python; [[ -x $PY ]] || PY=python
-for name in mountaincar mountaincar_noisy_expert; do
-  out=docs/benchmarks/causal_confusion/$name
-  nice -n 10 "$PY" -u -m behaviorlab.algorithms.causal_confusion benchmarks/causal_confusion/$name.yaml --out "$out"
-  rm -f "$out/spec.json"  # the spec is the committed YAML
+BIN="${BIN:-.venv/bin}"
+EXPERT=benchmarks/results/causal_confusion/expert-mountaincar
+for name in "${@:-mountaincar mountaincar_noisy_expert mountaincar_trained_expert}"; do
+  for name in $name; do
+    if [[ $name == mountaincar_trained_expert && ! -e $EXPERT ]]; then
+      WANDB_MODE=disabled nice -n 10 "$BIN/behaviorlab" run experiments/causal_confusion/expert_mountaincar.yaml \
+        --results-dir "$(dirname "$EXPERT")" --name "$(basename "$EXPERT")"
+    fi
+    out=docs/benchmarks/causal_confusion/$name
+    nice -n 10 "$BIN/python" -u -m behaviorlab.algorithms.causal_confusion benchmarks/causal_confusion/$name.yaml --out "$out"
+    rm -f "$out/spec.json"  # the spec is the committed YAML
+  done
 done

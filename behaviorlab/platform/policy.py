@@ -56,8 +56,9 @@ def _best_trial(experiment_dir: Path) -> Path | None:
 
 
 def find_checkpoint(path: str | Path) -> Path:
-    """The checkpoint directory `path` names (see the module docstring); PolicyError if none."""
-    path = Path(path).expanduser()
+    """The checkpoint directory `path` names (see the module docstring), as an absolute path (RLlib
+    reads module checkpoints through pyarrow, which refuses relative paths); PolicyError if none."""
+    path = Path(path).expanduser().absolute()
     if not path.exists():
         raise PolicyError(f"{path}: no such file or directory; {FIND_HINT}")
     if (path / CHECKPOINT_MARKER).is_file():

@@ -4,15 +4,19 @@ refused in one line with exit 2 and nothing written."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
+
+from tests.integration.conftest import REPO
 
 pytestmark = pytest.mark.integration
 
 
 def test_collect_records_the_policys_episodes_with_their_returns(trained_run, tmp_path, run_cli):
     out = tmp_path / "demos"
-    done = run_cli("data", "collect", "--policy", trained_run, "--env", "seals/CartPole-v0", "--episodes", 2,
+    # A path relative to the working directory (the CLI runs in the repository) loads as well.
+    done = run_cli("data", "collect", "--policy", os.path.relpath(trained_run, REPO), "--env", "seals/CartPole-v0", "--episodes", 2,
                    "--out", out, "--actions", "sampled")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "2 episodes, 1,000 steps, mean return" in done.stdout
