@@ -249,6 +249,10 @@ class CentralInferenceMixin:
         return request
 
     def setup(self, config) -> None:
+        if config.use_env_runner_state_server:  # its pushes would bypass the inference server
+            raise ValueError("central inference needs config.env_runners(use_env_runner_state_server=False): "
+                             "with RLlib's pull-based state server the learner's weights never reach the "
+                             "inference server")
         super().setup(config)
         group = self.env_runner_group
         group.__class__ = CentralInferenceRunnerGroup  # RLlib builds the group; only its syncs change

@@ -154,7 +154,9 @@ def build_algorithm_config(spec: ExperimentSpec):
     if resources.central_inference:
         from behaviorlab.platform.central_inference import CentralInferenceEnvRunner
 
-        config.env_runners(env_runner_cls=CentralInferenceEnvRunner)
+        # Weights must reach the inference server through the group's syncs: RLlib's pull-based
+        # state server (IMPALA's and APPO's default) would hand them to the runners instead.
+        config.env_runners(env_runner_cls=CentralInferenceEnvRunner, use_env_runner_state_server=False)
     config.fault_tolerance(restart_failed_env_runners=True, restart_failed_sub_environments=True,
                            delay_between_env_runner_restarts_s=ENV_RUNNER_RESTART_DELAY_S)
     config.callbacks(on_train_result=stop_on_non_finite)

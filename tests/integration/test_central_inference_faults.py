@@ -38,6 +38,7 @@ def _build(log_dir):
     """The IMPALA central-inference trainable, recording the env steps of every sample it receives."""
     import ray
     from ray import tune
+    from ray.rllib.utils.metrics import WEIGHTS_SEQ_NO
 
     from behaviorlab.platform.runner import build_algorithm_config, trainable_class
     from behaviorlab.platform.spec import ExperimentSpec
@@ -57,10 +58,13 @@ def _build(log_dir):
 
     class Recording(trainable_class(spec)):
         received_steps = 0
+        acted_version = 0  # the newest learner weights version that acted on a received step
 
         def _sample_and_get_connector_states(self):
             episode_refs, *rest = super()._sample_and_get_connector_states()
-            self.received_steps += sum(len(e) for ref in episode_refs for e in ray.get(ref))
+            for episode in (e for ref in episode_refs for e in ray.get(ref)):
+                self.received_steps += len(episode)
+                self.acted_version = max([self.acted_version, *episode.get_extra_model_outputs(WEIGHTS_SEQ_NO)])
             return (episode_refs, *rest)
 
     return Recording(config=config)
@@ -91,12 +95,14 @@ def test_crashed_runner_and_server_lose_no_samples_and_a_server_gone_for_good_fa
     group = algo.env_runner_group
     server = group.inference_server
     try:
-        _train_until(algo, lambda: algo.received_steps >= 2 * FRAGMENT * ENVS, RECOVERY_S, "sampling")
-
-        # 1. Env runner 1 crashes (Ray restarts the actor, RLlib restores it). The other runner goes
-        # on sampling through the server meanwhile, and the restarted runner is reconnected to the
-        # server and delivers samples of its own.
+        # Asked before sampling starts: a call to a runner waits behind its sample call in flight.
         before = _runner_pids(algo)
+        # The learner's updated weights reach the server and act (not only its first weights).
+        _train_until(algo, lambda: algo.acted_version > 0, RECOVERY_S, "acting with updated weights")
+
+        # 1. Env runner 1 crashes in the sample call the last iteration sent it (Ray restarts the
+        # actor, RLlib restores it). The other runner goes on sampling through the server meanwhile,
+        # and the restarted runner is reconnected to the server and delivers samples of its own.
         os.kill(before[1], signal.SIGKILL)
 
         def back():
