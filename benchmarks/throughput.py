@@ -9,9 +9,10 @@
    run` does), trains one warm-up iteration, then trains for `--seconds` and reports env frames/s
    over that time, with the server's mean batch, the act round trip p50/p99 (central) and the policy
    lag in learner updates.
-3. `--learning`: CartPole-v1, central vs local, until the return reaches 475 or `--budget` env
-   steps (ACER: `experiments/acer/cartpole.yaml` with central inference switched by `--set`; IMPALA:
-   its defaults), to check that central inference does not change what is learned.
+3. `--learning`: CartPole-v1, central vs local, until the return reaches 475, `--budget` env steps
+   or `--cell-minutes` of wall time (ACER: `experiments/acer/cartpole.yaml`; IMPALA:
+   `benchmarks/specs/cartpole-impala-central.yaml`, RLlib's tuned settings; central inference
+   switched by `--set`), to check that central inference does not change what is learned.
 
 `--gpu` (one GPU, < 5 min): Atari Pong with the Nature CNN, learner on 0.75 GPU and the inference
 server on the remaining 0.25, R in {1, 2, 4, 8} x 32 envs, 15 s cells; local inference runs the CNN
@@ -45,7 +46,8 @@ SETTINGS = {
 CEILING_ENVS = (1, 2, 4, 8, 16, 32, 64)
 WARMUP_LIMIT_S = 120
 REPO = Path(__file__).resolve().parents[1]
-LEARNING_SPECS = {"ACER": REPO / "experiments/acer/cartpole.yaml"}
+LEARNING_SPECS = {"ACER": REPO / "experiments/acer/cartpole.yaml",
+                  "IMPALA": REPO / "benchmarks/specs/cartpole-impala-central.yaml"}
 SOLVED = 475
 
 
@@ -119,24 +121,24 @@ def _max(values) -> float | None:
     return max(values) if values else None
 
 
-def learning_cell(algorithm, central, budget, seed) -> tuple[float, int, bool]:
-    """(final return, env steps, whether it reached SOLVED) on CartPole-v1, stopping at SOLVED or `budget`."""
+def learning_cell(algorithm, central, budget, seed, minutes=None) -> tuple[float, int, bool, float]:
+    """(final return, env steps, whether it reached SOLVED, wall minutes) on CartPole-v1, stopping at
+    SOLVED, `budget` env steps or `minutes` of wall time (a shared machine's limit)."""
     from behaviorlab.platform.spec import load_spec
 
-    if algorithm in LEARNING_SPECS:  # the shipped spec's settings, with central inference switched
-        spec = load_spec(LEARNING_SPECS[algorithm], [f"resources.central_inference={str(central).lower()}",
-                                                     f"seeds=[{seed}]"])
-    else:
-        spec = _spec(algorithm, "CartPole-v1", None, 1, 8, central, config={"min_time_s_per_iteration": 1},
-                     seed=seed)
+    # The shipped spec's settings, with central inference switched.
+    spec = load_spec(LEARNING_SPECS[algorithm], [f"resources.central_inference={str(central).lower()}",
+                                                 f"seeds=[{seed}]"])
     algo = _build(spec)
+    start = time.perf_counter()
     try:
         while True:
             result = algo.train()
             final = result.get("env_runners", {}).get("episode_return_mean", float("nan"))
             steps = int(result["num_env_steps_sampled_lifetime"])
-            if final >= SOLVED or steps >= budget:
-                return final, steps, final >= SOLVED
+            elapsed = (time.perf_counter() - start) / 60
+            if final >= SOLVED or steps >= budget or (minutes is not None and elapsed >= minutes):
+                return final, steps, final >= SOLVED, elapsed
     finally:
         algo.stop()
 
@@ -156,6 +158,9 @@ def main() -> None:
     parser.add_argument("--learning", action="store_true")
     parser.add_argument("--budget", type=int, default=30_000)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--inference", nargs="+", default=["local", "central"], choices=["local", "central"],
+                        help="the learning runs' inference settings")
+    parser.add_argument("--cell-minutes", type=float, default=None, help="wall-time cap of one learning run")
     parser.add_argument("--gpu", action="store_true")
     args = parser.parse_args()
     import ray
@@ -190,14 +195,15 @@ def main() -> None:
                           f"{_fmt(row['p99'], '{:.2f}')} | {_fmt(row['lag'], '{:.2f}')} |", flush=True)
 
     if args.learning:
-        print("\n| algorithm | inference | seed | env steps | final return (CartPole-v1) | reached 475 |"
-              "\n|---|---|---|---|---|---|")
+        print("\n| algorithm | inference | seed | env steps | final return (CartPole-v1) | reached 475 | minutes |"
+              "\n|---|---|---|---|---|---|---|")
         for algorithm in args.algorithms:
             for seed in args.seeds:
-                for central in (False, True):
-                    final, steps, solved = learning_cell(algorithm, central, args.budget, seed)
+                for central in [inference == "central" for inference in args.inference]:
+                    final, steps, solved, minutes = learning_cell(algorithm, central, args.budget, seed,
+                                                                  args.cell_minutes)
                     print(f"| {algorithm} | {'central' if central else 'local'} | {seed} | {steps:,} | {final:.1f} | "
-                          f"{'yes' if solved else 'no'} |", flush=True)
+                          f"{'yes' if solved else 'no'} | {minutes:.1f} |", flush=True)
 
 if __name__ == "__main__":
     main()
