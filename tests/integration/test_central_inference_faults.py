@@ -12,7 +12,9 @@ import time
 
 import pytest
 
-pytestmark = pytest.mark.integration
+# ~100 s on 2 cores (two actor restarts): the slow tier. The default tier keeps the config check
+# (tests/unit/test_central_inference_spec.py) that guards the stale-weights defect this test also catches.
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ENVS = 4
 FRAGMENT = 50  # IMPALA's rollout_fragment_length

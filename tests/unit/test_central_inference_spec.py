@@ -18,7 +18,10 @@ def test_off_policy_corrected_learners_accept_central_inference(tmp_path, algori
     trainable = trainable_class(spec)
     assert trainable.__name__.endswith("CentralInference")
     assert (trainable.inference_max_batch, trainable.inference_timeout_ms) == (16, 2)
-    assert build_algorithm_config(spec).env_runner_cls.__name__ == "CentralInferenceEnvRunner"
+    config = build_algorithm_config(spec)
+    assert config.env_runner_cls.__name__ == "CentralInferenceEnvRunner"
+    # RLlib's pull-based state server (IMPALA's/APPO's default) would keep the server's weights stale.
+    assert config.use_env_runner_state_server is False
 
 
 @pytest.mark.parametrize("algorithm", ["PPO", "DQN", "SAC"])
