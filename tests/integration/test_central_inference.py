@@ -81,3 +81,22 @@ def test_each_step_stores_the_distribution_and_weights_version_that_acted(local_
     ray.get(server.set_weights.remote(module.get_state(), 9))
     check(runner.sample(num_timesteps=30, force_reset=True), 9)
     runner.stop()
+
+
+def test_stopping_the_algorithm_ends_its_inference_server(local_ray):
+    import ray
+
+    from behaviorlab.platform.runner import build_algorithm_config, trainable_class
+    from behaviorlab.platform.spec import ExperimentSpec
+
+    spec = ExperimentSpec.model_validate({
+        "algorithm": "IMPALA", "env": "CartPole-v1",
+        "resources": {"num_env_runners": 1, "num_envs_per_env_runner": 2, "central_inference": True},
+        "stop": {"iterations": 1}})
+    algo = trainable_class(spec)(config=build_algorithm_config(spec))
+    server = algo.env_runner_group.inference_server
+    assert ray.get(server.version.remote()) == 0
+    algo.stop()
+    # The algorithm object (and its handles) still exists, as in a driver that builds several in turn.
+    with pytest.raises(ray.exceptions.RayActorError):
+        ray.get(server.version.remote(), timeout=30)
