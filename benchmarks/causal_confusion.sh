@@ -14,14 +14,14 @@ cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 BIN="${BIN:-.venv/bin}"
 EXPERT=benchmarks/results/causal_confusion/expert-mountaincar
-for name in "${@:-mountaincar mountaincar_noisy_expert mountaincar_trained_expert}"; do
-  for name in $name; do
-    if [[ $name == mountaincar_trained_expert && ! -e $EXPERT ]]; then
-      WANDB_MODE=disabled nice -n 10 "$BIN/behaviorlab" run experiments/causal_confusion/expert_mountaincar.yaml \
-        --results-dir "$(dirname "$EXPERT")" --name "$(basename "$EXPERT")"
-    fi
-    out=docs/benchmarks/causal_confusion/$name
-    nice -n 10 "$BIN/python" -u -m behaviorlab.algorithms.causal_confusion benchmarks/causal_confusion/$name.yaml --out "$out"
-    rm -f "$out/spec.json"  # the spec is the committed YAML
-  done
+studies=("$@")
+(( ${#studies[@]} )) || studies=(mountaincar mountaincar_noisy_expert mountaincar_trained_expert)
+for name in "${studies[@]}"; do
+  if [[ $name == mountaincar_trained_expert && ! -e $EXPERT ]]; then
+    WANDB_MODE=disabled nice -n 10 "$BIN/behaviorlab" run experiments/causal_confusion/expert_mountaincar.yaml \
+      --results-dir "$(dirname "$EXPERT")" --name "$(basename "$EXPERT")"
+  fi
+  out=docs/benchmarks/causal_confusion/$name
+  nice -n 10 "$BIN/python" -u -m behaviorlab.algorithms.causal_confusion benchmarks/causal_confusion/$name.yaml --out "$out"
+  rm -f "$out/spec.json"  # the spec is the committed YAML
 done
