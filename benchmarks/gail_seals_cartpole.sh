@@ -8,17 +8,12 @@ cd "$(dirname "$0")/.."
 BIN="${BIN:-.venv/bin}"
 RESULTS="${RESULTS:-benchmarks/results/gail}"
 mkdir -p "$RESULTS"
-run() {  # run NAME SPEC [--set KEY=VALUE …]: skip if done
-  if [[ -e "$RESULTS/$1" ]]; then echo "$RESULTS/$1 exists: skipping" >&2; return; fi
-  local start=$(date +%s)
-  nice -n 10 "$BIN/behaviorlab" run "$2" --results-dir "$RESULTS" --name "$1" "${@:3}"
-  echo "WALL $1 $(( $(date +%s) - start )) s" | tee -a "$RESULTS/wall.txt"
-}
-run gail-seals-cartpole experiments/gail/seals_cartpole.yaml
-run bc-seals-cartpole experiments/bc/seals_cartpole.yaml
-run gail-shuffled-seals-cartpole experiments/gail/controls_shuffled_labels.yaml
-run gail-shuffled-cartpole-v1 experiments/gail/controls_shuffled_labels_cartpole_v1.yaml
+source benchmarks/lib.sh
+run_spec gail-seals-cartpole experiments/gail/seals_cartpole.yaml
+run_spec bc-seals-cartpole experiments/bc/seals_cartpole.yaml
+run_spec gail-shuffled-seals-cartpole experiments/gail/controls_shuffled_labels.yaml
+run_spec gail-shuffled-cartpole-v1 experiments/gail/controls_shuffled_labels_cartpole_v1.yaml
 # Ablation: D on standardised observations (disc_normalize_obs), 1 trajectory, seed 0.
-run gail-seals-cartpole-obsnorm experiments/gail/seals_cartpole.yaml --set config.disc_normalize_obs=true \
+run_spec gail-seals-cartpole-obsnorm experiments/gail/seals_cartpole.yaml --set config.disc_normalize_obs=true \
   --set config.num_expert_trajectories=1 --set "seeds=[0]"
 nice -n 10 "$BIN/python" benchmarks/gail_eval.py "$RESULTS" --out docs/benchmarks/gail_seals_cartpole
