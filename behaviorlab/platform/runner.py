@@ -563,14 +563,31 @@ def _ray_init(address: str | None, spec: ExperimentSpec, verbose: bool) -> None:
                     "in ~/.ray/auth_token or RAY_AUTH_TOKEN")
             raise RunError(f"cannot connect to Ray at {address}: {str(error).splitlines()[0]}; {hint}") from None
     else:
+        _start_local_ray(ray, verbose, include_dashboard=True, dashboard_host="127.0.0.1", runtime_env=runtime_env,
+                         log_to_driver=verbose, logging_level=logging.INFO if verbose else logging.ERROR)
+
+
+LOCAL_RAY_START_ATTEMPTS = 3
+
+
+def _start_local_ray(ray, verbose: bool, **init_kwargs) -> None:
+    """`ray.init` for an embedded local Ray, tried up to LOCAL_RAY_START_ATTEMPTS times: Ray gives its
+    raylet a fixed 30 s to register (not configurable in 2.60), which a busy 2-core machine can miss."""
+    for attempt in range(1, LOCAL_RAY_START_ATTEMPTS + 1):
         try:
-            ray.init(include_dashboard=True, dashboard_host="127.0.0.1", runtime_env=runtime_env,
-                     log_to_driver=verbose, logging_level=logging.INFO if verbose else logging.ERROR)
+            ray.init(**init_kwargs)
+            return
         except Exception as error:  # e.g. "The current node timed out during startup" on a loaded machine
+            ray.shutdown()  # stops the half-started node's processes before the next try
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            if attempt < LOCAL_RAY_START_ATTEMPTS:
+                print(f"behaviorlab: Ray did not start ({reason}); retrying ({attempt + 1}/{LOCAL_RAY_START_ATTEMPTS})",
+                      file=sys.stderr, flush=True)
+                continue
             if verbose:
                 raise
-            raise RunError(f"Ray did not start on this machine: {str(error).splitlines()[0]}; retry when it "
-                           "is less loaded, or rerun with --verbose for Ray's logs") from None
+            raise RunError(f"Ray did not start on this machine after {LOCAL_RAY_START_ATTEMPTS} tries: {reason}; "
+                           "retry when it is less loaded, or rerun with --verbose for Ray's logs") from None
 
 
 @dataclass
