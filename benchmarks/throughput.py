@@ -70,11 +70,7 @@ def _build(spec):
     from behaviorlab.platform.runner import build_algorithm_config, trainable_class
 
     register_with_tune(spec.env)
-    config = build_algorithm_config(spec)
-    # IMPALA reports NaN losses for an iteration in which its learner thread finished no update (a
-    # busy machine): the platform's NaN guard would end the cell; it is not a divergence here.
-    config.callbacks(on_train_result=None)
-    return trainable_class(spec)(config=config)
+    return trainable_class(spec)(config=build_algorithm_config(spec))
 
 
 def _lag(result: dict) -> float | None:

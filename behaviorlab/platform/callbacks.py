@@ -22,14 +22,23 @@ class NonFiniteMetricError(FloatingPointError):
 
 def non_finite_metric(result: dict) -> str | None:
     """Name of the first loss or episode-return metric that is NaN/inf, or None."""
-    for key, value in flatten(result).items():
+    flat = flatten(result)
+    for key, value in flat.items():
         watched = key.startswith("learners/") and "loss" in key or key.startswith("env_runners/episode_return")
         if watched and isinstance(value, (int, float)) and not math.isfinite(value):
-            # No finished episode yet reports NaN returns: only an inf return is a real failure.
-            if key.startswith("env_runners/") and math.isnan(value):
+            # NaN is also what an empty window reduces to: no finished episode yet, or an iteration
+            # in which an asynchronous learner (IMPALA's thread on a busy machine) finished no update.
+            # Only inf, or NaN from a module that did train, is a real failure.
+            if math.isnan(value) and (key.startswith("env_runners/") or not _module_trained(flat, key)):
                 continue
             return key
     return None
+
+
+def _module_trained(flat: dict, loss_key: str) -> bool:
+    """Whether the module owning `learners/<module>/…loss…` trained on any step this iteration."""
+    steps = flat.get(f"learners/{loss_key.split('/')[1]}/num_module_steps_trained")
+    return isinstance(steps, (int, float)) and math.isfinite(steps) and steps > 0
 
 
 def stop_on_non_finite(*, algorithm, metrics_logger=None, result: dict, **kwargs) -> None:
