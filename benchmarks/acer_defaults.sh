@@ -1,11 +1,37 @@
 #!/usr/bin/env bash
-# ACER's built-in defaults vs RLlib PPO's on Acrobot-v1 (issue #30: ACER defaults that learn without
-# per-env settings in <= PPO's env steps), 3 seeds, stop at return -100 or 60k env steps (~15 min on 2
-# cores), and a 1-seed probe of ACER with reward_scale 0.01. Output: docs/benchmarks/acer_defaults/.
+# Issue #30: ACER's built-in defaults vs RLlib PPO's on CartPole-v1 (to 475), Acrobot-v1 (to -100) and
+# MinAtar Breakout (100k env steps), 3 seeds each, no per-env hyperparameters
+# (benchmarks/specs/defaults-{acer,ppo}-*.yaml), plus the trust-region ablation on Breakout: how often
+# the constraint binds at the default δ = 1 and at δ = 0.01 (the paper's δ = 1 for unscaled rewards:
+# the policy gradient scales with reward_scale, 0.01 by default).
+# Usage: bash benchmarks/acer_defaults.sh [acer|ppo|ablation|report ...] (default: all of them).
+# Output: docs/benchmarks/acer_defaults/{cartpole,acrobot,breakout,trust_region}/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-results="${RESULTS:-benchmarks/results/$(date +%Y%m%d-%H%M%S)}"
-for spec in acrobot-acer-default acrobot-ppo-default acrobot-acer-scale001; do
-  behaviorlab run "benchmarks/specs/$spec.yaml" --results-dir "$results" --name "$spec"
+export WANDB_MODE=disabled
+BIN="${BIN:-.venv/bin}"
+RESULTS="${RESULTS:-benchmarks/results/acer_defaults}"
+specs=benchmarks/specs
+mkdir -p "$RESULTS"
+source benchmarks/lib.sh
+envs=(cartpole acrobot breakout)
+declare -A threshold=([cartpole]=475 [acrobot]=-100 [breakout]=)
+for part in "${@:-acer ppo ablation report}"; do
+  for step in $part; do
+    case $step in
+      acer|ppo) for env in "${envs[@]}"; do run_experiment "defaults-$step-$env"; done ;;
+      ablation) run_spec defaults-acer-breakout-delta0.01 "$specs/defaults-acer-breakout.yaml" \
+                  --set config.trust_region_delta=0.01 ;;
+      report)
+        for env in "${envs[@]}"; do
+          "$BIN/behaviorlab" compare "$RESULTS"/defaults-{acer,ppo}-$env \
+            ${threshold[$env]:+--threshold "${threshold[$env]}"} --out "docs/benchmarks/acer_defaults/$env"
+        done
+        "$BIN/behaviorlab" compare "$RESULTS"/defaults-acer-breakout{,-delta0.01} \
+          --out docs/benchmarks/acer_defaults/trust_region
+        "$BIN/python" benchmarks/trust_region_binding.py "$RESULTS"/defaults-acer-breakout{,-delta0.01} \
+          > docs/benchmarks/acer_defaults/trust_region/binding.md ;;
+      *) echo "unknown part '$step': use acer, ppo, ablation or report" >&2; exit 2 ;;
+    esac
+  done
 done
-behaviorlab compare "$results"/acrobot-{acer,ppo}-default --threshold -100 --out docs/benchmarks/acer_defaults

@@ -1,5 +1,6 @@
 """Run a shipped spec through the real CLI with a learning test's budget and read its one trial."""
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -25,4 +26,7 @@ def run_spec(spec_path: str, name: str, stop: dict, workdir: Path) -> list[dict]
 
 
 def best_return(rows: list[dict]) -> float:
-    return max(r.get("env_runners/episode_return_mean", 0) or 0 for r in rows)
+    """The best reported mean return; -inf if no episode ended (a missing value is not 0: returns
+    can be negative)."""
+    returns = [r.get("env_runners/episode_return_mean") for r in rows]
+    return max((v for v in returns if isinstance(v, (int, float)) and math.isfinite(v)), default=-math.inf)

@@ -107,6 +107,7 @@ class PTGMACERConfig(GoalPriorConfigMixin, ACERConfig):
         from behaviorlab.algorithms.ptgm.algorithm import PTGMACER
 
         super().__init__(algo_class=algo_class or PTGMACER)
+        self.reward_scale = 1.0  # the PTGM-ACER runs (sparse BabyAI rewards) were measured with it
 
     def get_default_learner_class(self):
         from behaviorlab.algorithms.ptgm.learner import PTGMACERLearner
