@@ -40,7 +40,10 @@ class ACERTorchLearner(TorchLearner):
             loss, stats = discrete_acer_loss(fwd_out=fwd_out, **common)
         else:
             loss, stats = continuous_acer_loss(fwd_out=fwd_out, **common)
+        active = stats.pop("trust_region_active").item()
         self.metrics.log_dict({name: value.item() for name, value in stats.items()}, key=module_id, window=1)
+        # A share over the last 100 updates (about 1-2 iterations), not the last update's: binding is rare.
+        self.metrics.log_value((module_id, "trust_region_active"), active, window=100)
         return loss
 
     def after_gradient_based_update(self, *, timesteps) -> None:
