@@ -64,7 +64,7 @@ class LBCConfig(ACERConfig):
         from behaviorlab.algorithms.lbc.algorithm import LBC
 
         super().__init__(algo_class=algo_class or LBC)
-        self.reward_scale = 1.0  # LBC's measured runs (clipped Atari/MinAtar rewards) predate ACER's 0.01
+        self.reward_scale = 1.0  # LBC's measured runs (clipped Atari/MinAtar rewards) predate ACER's 0.1
         self.gamma = None
         self.entropy_coeff = None
         self.num_members = 3
