@@ -1,5 +1,5 @@
 """What a trained SVG0Prior prior knows about the navigation task: act with the prior alone (it sees
-`prior_keys`, never the one-hot of the next target) and with the policy, on the trial's own env
+`prior_keys`: the one-hot of the next target only in the asymmetry ablation's "everything" prior) and with the policy, on the trial's own env
 settings. Reports targets reached per episode and the choice accuracy: of the targets it walks
 into after leaving one (passing through counts), the share that is the task's next target. Given only the last target
 the next one is uniform (1/3 with 4 targets); a prior that remembers the last two can do better.

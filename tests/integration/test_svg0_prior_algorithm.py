@@ -107,11 +107,14 @@ def test_a_trial_directory_names_its_newest_checkpoint(tmp_path, monkeypatch):
         trial / "checkpoint_000010" / "learner_group" / "learner" / "rl_module" / DEFAULT_MODULE_ID)
 
 
-def test_prior_checkpoint_names_each_seeds_own_trial(tmp_path):
+def test_prior_checkpoint_names_each_seeds_own_trial(tmp_path, monkeypatch):
     for name in ("trial_00000_seed=0", "trial_00001_seed=0", "trial_00002_seed=1", "trial_00003_seed=1"):
         (tmp_path / name / "checkpoint_000000").mkdir(parents=True)
     pattern = str(tmp_path / "trial_0000[13]_seed={seed}")
     assert module_checkpoint_dir(pattern, seed=1) == tmp_path / "trial_00003_seed=1" / "checkpoint_000000"
+    monkeypatch.chdir(tmp_path)  # a relative path comes back absolute
+    assert module_checkpoint_dir("trial_0000[13]_seed={seed}", seed=1) == (
+        tmp_path / "trial_00003_seed=1" / "checkpoint_000000")
     assert _config(prior_checkpoint=pattern).debugging(seed=0).missing_inputs() == {}
     ambiguous = _config(prior_checkpoint=str(tmp_path / "trial_*_seed={seed}")).debugging(seed=1).missing_inputs()
     assert "matches 2 paths ['trial_00002_seed=1', 'trial_00003_seed=1'], not one" in ambiguous["prior_checkpoint"][0]

@@ -38,8 +38,9 @@ def resolve_checkpoint(checkpoint: str | Path, seed: int | None = None) -> Path:
 def module_checkpoint_dir(checkpoint: str | Path, seed: int | None = None) -> Path:
     """The RLModule directory inside an algorithm checkpoint, inside a trial directory's newest
     checkpoint (so a spec can name a pre-training trial before it has run), or the module directory
-    itself. The path is expanded as `resolve_checkpoint` says."""
-    path = resolve_checkpoint(checkpoint, seed)
+    itself. The path is expanded as `resolve_checkpoint` says, and made absolute (pyarrow, which RLlib
+    restores through, refuses relative paths)."""
+    path = resolve_checkpoint(checkpoint, seed).absolute()
     checkpoints = sorted(path.glob("checkpoint_*"))  # zero-padded: the newest sorts last
     if checkpoints:
         path = checkpoints[-1]
