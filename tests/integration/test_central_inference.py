@@ -12,7 +12,7 @@ env: CartPole-v1
 config: {min_time_s_per_iteration: 1, train_batch_size_per_learner: 200}
 resources: {num_env_runners: 2, num_envs_per_env_runner: 4, num_cpus_per_env_runner: 0.5,
             central_inference: true, inference_timeout_ms: 2}
-stop: {iterations: 2}
+stop: {env_steps: 800}   # not an iteration count: on a busy machine IMPALA's runners may not report in 2 iterations
 checkpoint: {every: 0, at_end: true}
 logging: {wandb: {mode: disabled}, tensorboard: false}
 """
@@ -29,7 +29,7 @@ def test_two_runner_central_inference_run_reports_its_metrics(run_cli, tmp_path)
     trial_dirs = list((run_cli.results / "impala-central").glob("trial_*"))
     assert len(trial_dirs) == 1
     rows = read_results(trial_dirs[0])
-    assert [row["training_iteration"] for row in rows] == [1, 2]
+    assert [row["training_iteration"] for row in rows] == list(range(1, len(rows) + 1))
     last = rows[-1]
     for key in METRICS:
         assert key in last, f"{key} missing; central keys: {sorted(k for k in last if 'central' in k)}"
