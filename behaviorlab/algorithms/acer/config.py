@@ -33,7 +33,7 @@ class ACERConfig(SegmentConfigMixin, AlgorithmConfig):
       `optimizer` ("rmsprop" as in the paper and baselines, or "adam"), `grad_clip` (global norm, 10).
     - `reward_scale` (default 0.1): rewards are multiplied by it in the loss. The entropy cost acts
       against advantages of that scale. Measured (docs/benchmarks.md, "ACER's defaults"): with 1,
-      Acrobot's Q loss swamps the clipped gradient and nothing is learnt; with 0.01 (chainerrl's gym
+      nothing is learnt on Acrobot (likely its Q loss swamping the clipped gradient); with 0.01 (chainerrl's gym
       setting) the entropy term keeps the policy near uniform on MinAtar Breakout, and on Acrobot
       too unless the entropy cost drops to 0.001. 0.1 with entropy 0.001 learns CartPole, Acrobot and
       Breakout unchanged.
