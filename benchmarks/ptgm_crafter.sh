@@ -8,8 +8,12 @@
 # one), their seeds one after another: ~1 h on 2 cores. Needs the artifacts of
 # experiments/ptgm/crafter_pipeline.sh in $ARTIFACTS. Output: $RESULTS/ptgm-crafter-<task>{,-lambda0,-flat-ppo}
 # and, from benchmarks/ptgm_report.py, docs/benchmarks/ptgm_crafter/ (ptgm_crafter_<task>/ for
-# another task).
-# Usage: [TASK=place_table] [ARTIFACTS=DIR] [RESULTS=DIR] [THRESHOLD=0.5] benchmarks/ptgm_crafter.sh
+# another task). VARIANTS picks the experiments (default "ptgm lambda0 flat-ppo"); SEQUENTIAL=1 runs
+# each seed of SEEDS (default "0 1 2") as its own experiment NAME-seedN, one at a time, seed by seed
+# (s0 of every variant, then s1, …), so a run cut short still holds paired seeds. SENSITIVITY
+# (e.g. 0.2,0.3) sets the report's threshold-sensitivity rows.
+# Usage: [TASK=place_table] [ARTIFACTS=DIR] [RESULTS=DIR] [THRESHOLD=0.5] [VARIANTS="ptgm lambda0"]
+#        [SEQUENTIAL=1] [SEEDS="0 1"] [SENSITIVITY=0.2,0.3] benchmarks/ptgm_crafter.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ARTIFACTS=${ARTIFACTS:-$HOME/behaviorlab_data/ptgm/crafter}
@@ -31,15 +35,31 @@ benchmark_spec experiments/ptgm/crafter_highlevel.yaml.template "$prefix"
 benchmark_spec experiments/ptgm/crafter_highlevel.yaml.template "$prefix-lambda0" "s|goal_prior_kl_coeff: 0.05|goal_prior_kl_coeff: 0.0|"
 benchmark_spec experiments/ptgm/crafter_flat_ppo.yaml "$prefix-flat-ppo"
 
-pids=()
-for name in "$prefix" "$prefix-lambda0" "$prefix-flat-ppo"; do
-  run_experiment "$name" > "$RESULTS/$name.log" 2>&1 &
-  pids+=($!)
+declare -A suffix=([ptgm]="" [lambda0]="-lambda0" [flat-ppo]="-flat-ppo")
+names=()
+for variant in ${VARIANTS:-ptgm lambda0 flat-ppo}; do
+  [[ -v "suffix[$variant]" ]] || { echo "unknown variant $variant in VARIANTS (ptgm, lambda0, flat-ppo)" >&2; exit 1; }
+  names+=("$prefix${suffix[$variant]}")
 done
-for pid in "${pids[@]}"; do
-  wait "$pid"
-done
+if [[ "${SEQUENTIAL:-0}" == 1 ]]; then
+  for seed in ${SEEDS:-0 1 2}; do
+    for name in "${names[@]}"; do
+      sed -e "s/^seeds: \[0, 1, 2\]/seeds: [$seed]/" -e "s/^name: $name\$/name: $name-seed$seed/" \
+        "$specs/$name.yaml" > "$specs/$name-seed$seed.yaml"
+      run_experiment "$name-seed$seed" > "$RESULTS/$name-seed$seed.log" 2>&1
+    done
+  done
+else
+  pids=()
+  for name in "${names[@]}"; do
+    run_experiment "$name" > "$RESULTS/$name.log" 2>&1 &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do
+    wait "$pid"
+  done
+fi
 out=docs/benchmarks/ptgm_crafter
 [[ "$TASK" == place_table ]] || out=${out}_$TASK
 "$BIN/python" benchmarks/ptgm_report.py "$RESULTS" --artifacts "$ARTIFACTS" --out "$out" \
-  --prefix "$prefix" --level "Crafter $TASK" --threshold "${THRESHOLD:-0.5}"
+  --prefix "$prefix" --level "Crafter $TASK" --threshold "${THRESHOLD:-0.5}" ${SENSITIVITY:+--sensitivity "$SENSITIVITY"}

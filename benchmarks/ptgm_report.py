@@ -10,8 +10,14 @@ never gets there counts as not reached (shown as "> budget"; the mean then is a 
 Low-level env steps: `env_runners/low_level_env_steps_lifetime` for PTGM (PTGMCallbacks),
 `env_runners/num_env_steps_sampled_lifetime` for flat PPO (one env step = one low-level step).
 
+Area under the curve (AUC): the mean return over [0, END] low-level steps (trapezoids, the first
+iteration's return held from 0), END the shortest run's last step, so every seed is cut at the same
+budget; where PTGM with and without the goal prior share seeds, their per-seed AUC difference is
+reported too.
+
 Usage: python benchmarks/ptgm_report.py RESULTS [--artifacts DIR] [--out DIR]
-       [--threshold 0.5] [--consecutive 3] [--prefix ptgm-babyai-gotolocal] [--level "BabyAI GoToLocal"]
+       [--threshold 0.5] [--consecutive 3] [--sensitivity 0.3,0.4,…] [--prefix ptgm-babyai-gotolocal]
+       [--level "BabyAI GoToLocal"]
 Writes OUT/returns.png, OUT/summary.md (tables) and OUT/steps_to_success.csv; prints summary.md.
 """
 
@@ -70,6 +76,17 @@ def steps_to_stable(curve: dict[str, np.ndarray], threshold: float, consecutive:
         if ok[i:i + consecutive].all():
             return float(curve["steps"][i])
     return None
+
+
+def auc(steps: np.ndarray, returns: np.ndarray, end: float) -> float:
+    """Mean return over [0, end]: trapezoid area / end, the first return held from 0, the curve
+    interpolated at `end` (which must not lie past the last step)."""
+    if end > steps[-1]:
+        raise ValueError(f"end {end} lies past the curve's last step {steps[-1]}")
+    mask = steps < end
+    x = np.concatenate([[0.0], steps[mask], [end]])
+    y = np.concatenate([[returns[0]], returns[mask], [np.interp(end, steps, returns)]])
+    return float(np.sum((x[1:] - x[:-1]) * (y[1:] + y[:-1]) / 2) / end)
 
 
 def summarise(values: list[float | None], budgets: list[float]) -> tuple[str, float | None, bool]:
@@ -150,7 +167,7 @@ def plot(curves: dict[str, dict[int, dict]], threshold: float, level: str, out: 
     ax.axhline(threshold, color="grey", ls="--", lw=0.8, label=f"stable-success threshold {threshold}")
     ax.set_xlabel("low-level env steps")
     ax.set_ylabel("episode return (mean over one iteration's episodes)")
-    ax.set_title(f"{level}: PTGM vs flat PPO (thin: seeds)")
+    ax.set_title(f"{level}: return vs low-level env steps (thin: seeds)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     if banded:
@@ -168,6 +185,8 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks/ptgm_babyai"))
     parser.add_argument("--threshold", type=float, default=0.5)
     parser.add_argument("--consecutive", type=int, default=3)
+    parser.add_argument("--sensitivity", type=lambda text: tuple(float(v) for v in text.split(",")),
+                        default=SENSITIVITY, help="thresholds of the sensitivity table, comma-separated")
     parser.add_argument("--prefix", default="ptgm-babyai-gotolocal",
                         help="experiment names: PREFIX, PREFIX-lambda0, PREFIX-acer, PREFIX-flat-ppo")
     parser.add_argument("--level", default="BabyAI GoToLocal", help="downstream task name for the plot title")
@@ -185,9 +204,12 @@ def main(argv=None) -> None:
               "is the resolution: a variant already there after its first iteration shows that iteration's "
               "steps). Returns and success: mean over seeds."), "",
              ("| variant | seeds | iteration (low-level steps) | 1st-iteration return | return, last 3 iterations "
-              "| success, last 3 iterations "
+              "| success, last 3 iterations | AUC per seed | AUC mean ± std "
               "| low-level steps to stable success, per seed | mean ± std | flat PPO / variant |"),
-             "|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    end = min(curve["steps"][-1] for seeds in curves.values() for curve in seeds.values())
+    aucs = {name: {seed: auc(curve["steps"], curve["return"], end) for seed, curve in seeds.items()}
+            for name, seeds in curves.items()}
     means, rows_csv = {}, []
     for name, label in VARIANTS:
         seeds = curves.get(name) or {}
@@ -204,12 +226,24 @@ def main(argv=None) -> None:
             np.isnan(c["success"][-1]) for c in seeds.values()) else None
         per_iter = np.mean([np.diff(c["steps"]).mean() if len(c["steps"]) > 1 else c["steps"][0]
                             for c in seeds.values()])
+        areas = list(aucs[name].values())
+        area_text = f"{np.mean(areas):.3f} ± {np.std(areas, ddof=1) if len(areas) > 1 else 0.0:.3f}"
         lines.append(f"| {label} | {len(seeds)} | {per_iter / 1000:.1f}k | {first:.2f} | {last:.2f} | "
-                     f"{'–' if success is None else f'{success:.2f}'} | {per_seed} | {text} | @{name}@ |")
+                     f"{'–' if success is None else f'{success:.2f}'} | "
+                     f"{', '.join(f's{seed}: {a:.3f}' for seed, a in aucs[name].items())} | {area_text} | "
+                     f"{per_seed} | {text} | @{name}@ |")
         for seed, v, b in zip(seeds, values, budgets):
             rows_csv.append({"variant": args.prefix + name, "seed": seed, "threshold": args.threshold,
                              "low_level_steps_to_stable_success": "" if v is None else int(v),
-                             "budget_low_level_steps": int(b)})
+                             "budget_low_level_steps": int(b), "auc": round(aucs[name][seed], 4)})
+    lines += ["", f"AUC: mean return over the first {end / 1000:.1f}k low-level steps (the shortest run)."]
+    paired = sorted(set(aucs.get("", {})) & set(aucs.get("-lambda0", {})))
+    if paired:
+        diffs = [aucs[""][seed] - aucs["-lambda0"][seed] for seed in paired]
+        spread = f" ± {np.std(diffs, ddof=1):.3f} (std)" if len(diffs) > 1 else ""
+        lines.append("AUC difference λ = 0.05 − λ = 0, paired by seed: "
+                     + ", ".join(f"s{seed}: {d:+.3f}" for seed, d in zip(paired, diffs))
+                     + f"; mean {np.mean(diffs):+.3f}{spread}.")
     flat = means.get(FLAT, (None, False))
     for name, _ in VARIANTS:
         text = "–" if name == FLAT else ratio(flat, means.get(name, (None, False)))
@@ -219,7 +253,7 @@ def main(argv=None) -> None:
                    "there, counted at its budget):"), "",
               "| threshold | " + " | ".join(label for name, label in VARIANTS if name in curves) + " | flat PPO / PTGM |",
               "|---|" + "---|" * (len(curves) + 1)]
-    for threshold in SENSITIVITY:
+    for threshold in args.sensitivity:
         cells, found = [], {}
         for name, _ in VARIANTS:
             if name not in curves:
@@ -252,7 +286,7 @@ def main(argv=None) -> None:
     (args.out / "summary.md").write_text("\n".join(lines) + "\n")
     with (args.out / "steps_to_success.csv").open("w", newline="") as file:
         writer = csv.DictWriter(file, ["variant", "seed", "threshold", "low_level_steps_to_stable_success",
-                                       "budget_low_level_steps"])
+                                       "budget_low_level_steps", "auc"])
         writer.writeheader()
         writer.writerows(rows_csv)
     print("\n".join(lines))
