@@ -97,7 +97,7 @@ def _eval(args) -> int:
     from behaviorlab.platform.policy import PolicyError, evaluate_episodes, evaluation_env_config, load_policy
 
     try:
-        policy = load_policy(args.run)
+        policy = load_policy(args.run, trusted=args.trust_checkpoint)
         env_id = policy.env_id
         if not env_id:
             raise PolicyError(f"{policy.checkpoint}: its trial has no params.json naming the env; "
@@ -185,7 +185,7 @@ def _rank(args) -> int:
     from behaviorlab.algorithms.svrl.rank import RankError, spectrum, write
 
     try:
-        spectra = spectrum(args.path, num_states=args.states, seed=args.seed)
+        spectra = spectrum(args.path, num_states=args.states, seed=args.seed, trusted=args.trust_checkpoint)
     except RankError as error:
         return _fail(str(error))
     for s in spectra:
@@ -268,10 +268,11 @@ def _data_collect_policy(args, out: str) -> int:
         return _fail(f"data collect --env {args.env}: --levels and --max-episode-steps are for babyai/crafter; "
                      f"the env's own time limit applies")
     command = " ".join(["behaviorlab data collect --policy", args.policy, "--env", args.env, "--episodes",
-                        str(args.episodes), "--out", out, "--actions", args.actions, "--seed", str(args.seed)])
+                        str(args.episodes), "--out", out, "--actions", args.actions, "--seed", str(args.seed)]
+                       + ["--trust-checkpoint"] * args.trust_checkpoint)
     try:
         summary = collect_policy(out, args.policy, args.env, args.episodes, greedy=args.actions == "greedy",
-                                 seed=args.seed, command=command)
+                                 seed=args.seed, command=command, trusted=args.trust_checkpoint)
     except (DatasetError, PolicyError, EnvConfigError, ImportError) as error:
         return _fail(str(error))
     except KeyboardInterrupt:
@@ -390,6 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--video", metavar="DIR", help="also write one mp4 per episode to DIR "
                                                          "(gymnasium's RecordVideo; episodes then play one at a time)")
     evaluate.add_argument("--seed", type=int, default=0, help="episode i is reset with seed SEED + i (default 0)")
+    evaluate.add_argument("--trust-checkpoint", action="store_true",
+                        help="load the checkpoint's pickles as RLlib does, running any code they name (default: only "
+                             "what an RLlib module checkpoint holds loads)")
     evaluate.set_defaults(func=_eval)
 
     envs = sub.add_parser("envs", help="list registered env ids by family (Atari, MuJoCo, MinAtar, BabyAI, Crafter, "
@@ -428,6 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
     rank.add_argument("--seed", type=int, default=0,
                       help="seed of the episodes that visit the states and of the completion check (default 0)")
     rank.add_argument("--out", help="also write rank.json and spectrum.png to this directory")
+    rank.add_argument("--trust-checkpoint", action="store_true",
+                        help="load the checkpoints' pickles as RLlib does, running any code they name (default: only "
+                             "what an RLlib module checkpoint holds loads)")
     rank.set_defaults(func=_rank)
 
     local = sub.add_parser("local-cluster", help="start a multi-node Ray cluster on this machine, submit a spec "
@@ -471,6 +478,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                              "from it and the episode's index (default 0)")
     collect.add_argument("--max-episode-steps", type=int,
                          help="time limit (default: each BabyAI level's own; Crafter 1000)")
+    collect.add_argument("--trust-checkpoint", action="store_true",
+                        help="--policy RUN: load the checkpoint's pickles as RLlib does, running any code they name (default: only "
+                             "what an RLlib module checkpoint holds loads)")
     collect.set_defaults(func=_data_collect)
     embed = data_sub.add_parser("embed", help="MineCLIP embeddings of a dataset's frames, one per step (the clip of "
                                               "its last 16 frames): PTGM's Minecraft goals; re-running resumes")

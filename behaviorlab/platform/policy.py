@@ -145,9 +145,12 @@ class Policy:
                                   f"(trained on {self.env_id or 'another env'}); pick the env the policy was trained on")
 
 
-def load_policy(path: str | Path) -> Policy:
-    """The policy of a run / trial / checkpoint directory (see find_checkpoint)."""
+def load_policy(path: str | Path, trusted: bool = False) -> Policy:
+    """The policy of a run / trial / checkpoint directory (see find_checkpoint). Its pickles load
+    through `checkpoint_pickles` (no code runs) unless `trusted`."""
     from ray.rllib.core.rl_module.rl_module import RLModule
+
+    from behaviorlab.platform.checkpoint_pickles import checkpoint_pickles
 
     checkpoint = find_checkpoint(path)
     # RLlib's own deprecation notices while it rebuilds its module (logged through ray._common).
@@ -156,7 +159,8 @@ def load_policy(path: str | Path) -> Policy:
     for logger in loggers:
         logger.setLevel(logging.ERROR)
     try:
-        module = RLModule.from_checkpoint(checkpoint / MODULE_DIR)
+        with checkpoint_pickles(trusted):
+            module = RLModule.from_checkpoint(checkpoint / MODULE_DIR)
     except Exception as error:  # noqa: BLE001 - a damaged or foreign checkpoint fails in many ways
         raise PolicyError(f"{checkpoint}: cannot load its policy ({type(error).__name__}: {error}); "
                           f"re-create the checkpoint or point at another one") from None

@@ -51,10 +51,13 @@ def module_checkpoint_dir(checkpoint: str | Path, seed: int | None = None) -> Pa
 def states_from_checkpoint(checkpoint: str | Path, names: list[str],
                            seed: int | None = None) -> dict[str, dict[str, torch.Tensor]]:
     """The weights of the named networks (e.g. the prior) from another SVG0Prior run's checkpoint
-    (transfer to a new task)."""
+    (transfer to a new task). Its pickles load through `checkpoint_pickles`: no code runs from them."""
     from ray.rllib.core.rl_module.rl_module import RLModule
 
-    source = RLModule.from_checkpoint(str(module_checkpoint_dir(checkpoint, seed))).unwrapped()
+    from behaviorlab.platform.checkpoint_pickles import checkpoint_pickles
+
+    with checkpoint_pickles():
+        source = RLModule.from_checkpoint(str(module_checkpoint_dir(checkpoint, seed))).unwrapped()
     missing = [name for name in names if not hasattr(source, name)]
     if missing:
         raise ValueError(f"prior_checkpoint {checkpoint}: its module has no {missing} (a flat prior cannot seed a "

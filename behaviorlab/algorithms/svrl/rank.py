@@ -99,14 +99,16 @@ def _checkpoint(trial: Path, given: Path) -> Path:
 
 
 @torch.no_grad()
-def spectrum(path: str | Path, num_states: int = 512, seed: int = 0) -> list[Spectrum]:
-    """The Q spectrum of every trial under `path` (see the module docstring)."""
+def spectrum(path: str | Path, num_states: int = 512, seed: int = 0, trusted: bool = False) -> list[Spectrum]:
+    """The Q spectrum of every trial under `path` (see the module docstring). The checkpoints' pickles
+    load through `checkpoint_pickles` (no code runs) unless `trusted`."""
     from ray.rllib.algorithms.dqn.dqn_learner import QF_PREDS
     from ray.rllib.core import DEFAULT_MODULE_ID
     from ray.rllib.core.columns import Columns
     from ray.rllib.core.rl_module.rl_module import RLModule
 
     from behaviorlab.envs import make_env
+    from behaviorlab.platform.checkpoint_pickles import UntrustedCheckpoint, checkpoint_pickles
 
     if num_states < 2:
         raise RankError(f"--states {num_states}: a spectrum needs at least 2 states; give e.g. --states 512")
@@ -116,7 +118,11 @@ def spectrum(path: str | Path, num_states: int = 512, seed: int = 0) -> list[Spe
         module_dir = _checkpoint(trial, Path(path).expanduser()) / "learner_group" / "learner" / "rl_module" / DEFAULT_MODULE_ID
         if not module_dir.is_dir():
             raise RankError(f"{module_dir} is missing: not a single-agent RLlib checkpoint")
-        module = RLModule.from_checkpoint(str(module_dir)).unwrapped()
+        try:
+            with checkpoint_pickles(trusted):
+                module = RLModule.from_checkpoint(str(module_dir)).unwrapped()
+        except UntrustedCheckpoint as error:
+            raise RankError(f"{module_dir}: {error}") from None
         if not hasattr(module, "compute_q_values"):
             raise RankError(f"{trial.name}: its {type(module).__name__} has no Q values (rank needs a DQN-family module)")
         env = make_env(params["env"], params.get("env_config") or {})

@@ -183,13 +183,14 @@ class PolicyCollectionSummary:
 
 def collect_policy(out: str | Path, policy_path: str | Path, env_id: str, episodes: int, *, greedy: bool = True,
                    seed: int = 0, env_config: dict | None = None, command: str = "",
-                   progress: Callable[[str], None] | None = print) -> PolicyCollectionSummary:
+                   progress: Callable[[str], None] | None = print, trusted: bool = False) -> PolicyCollectionSummary:
     """Record `episodes` episodes of a trained policy (`behaviorlab.platform.policy.load_policy`: a run,
     trial or checkpoint directory) in `env_id` as a new dataset at `out`: observations, the actions
     the env received, rewards; episode i reset with seed `episode_seed(seed, i)`. Actions are the
     policy's greedy ones or sampled (`greedy`), recorded in the attributes with the checkpoint, the
     env and every episode's return. Everything is checked, and all episodes played, before anything
-    is written: bad input leaves no directory behind (DatasetError, PolicyError or EnvConfigError)."""
+    is written: bad input leaves no directory behind (DatasetError, PolicyError or EnvConfigError).
+    `trusted`: load the checkpoint's pickles as RLlib does (see `load_policy`)."""
     from behaviorlab.envs import check_env_config, make_env
     from behaviorlab.platform.policy import load_policy, rollout
 
@@ -200,7 +201,7 @@ def collect_policy(out: str | Path, policy_path: str | Path, env_id: str, episod
         raise DatasetError(f"{out}: already exists and is not empty; give a new --out directory or delete it")
     env_config = dict(env_config or {})
     check_env_config(env_id, env_config)
-    policy = load_policy(policy_path)
+    policy = load_policy(policy_path, trusted)
     env = make_env(env_id, env_config)
     policy.check_env(env, env_id)
     start = time.perf_counter()
