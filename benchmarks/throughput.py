@@ -43,7 +43,7 @@ SETTINGS = {
     "IMPALA": {"min_time_s_per_iteration": 1, "train_batch_size_per_learner": 500, "lr": 5e-4},
     "ACER": {"min_sample_timesteps_per_iteration": 1000, "replay_ratio": 1.0},
 }
-CEILING_ENVS = (1, 2, 4, 8, 16, 32, 64)
+CEILING_ENVS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 WARMUP_LIMIT_S = 120
 REPO = Path(__file__).resolve().parents[1]
 LEARNING_SPECS = {"ACER": REPO / "experiments/acer/cartpole.yaml",
@@ -118,25 +118,27 @@ def _max(values) -> float | None:
 
 
 def learning_cell(algorithm, central, budget, seed, minutes=None) -> tuple[float, int, bool, float]:
-    """(final return, env steps, whether it reached SOLVED, wall minutes) on CartPole-v1, stopping at
-    SOLVED, `budget` env steps or `minutes` of wall time (a shared machine's limit)."""
+    """(final return, env steps, whether it reached SOLVED, wall minutes) on CartPole-v1: a
+    `behaviorlab run` of the shipped spec with central inference switched, stopping at SOLVED,
+    `budget` env steps or `minutes` of training time (a shared machine's limit)."""
+    import tempfile
+
+    from behaviorlab.platform.report import read_results
+    from behaviorlab.platform.runner import run_experiment
     from behaviorlab.platform.spec import load_spec
 
-    # The shipped spec's settings, with central inference switched.
-    spec = load_spec(LEARNING_SPECS[algorithm], [f"resources.central_inference={str(central).lower()}",
-                                                 f"seeds=[{seed}]"])
-    algo = _build(spec)
+    path = LEARNING_SPECS[algorithm]
+    overrides = [f"resources.central_inference={str(central).lower()}", f"seeds=[{seed}]",
+                 f"stop={{env_steps: {budget}, episode_return_mean: {SOLVED}"
+                 + (f", time_s: {minutes * 60:g}}}" if minutes else "}"),
+                 "logging={wandb: {mode: disabled}, tensorboard: false}", "checkpoint={every: 0, at_end: false}"]
     start = time.perf_counter()
-    try:
-        while True:
-            result = algo.train()
-            final = result.get("env_runners", {}).get("episode_return_mean", float("nan"))
-            steps = int(result["num_env_steps_sampled_lifetime"])
-            elapsed = (time.perf_counter() - start) / 60
-            if final >= SOLVED or steps >= budget or (minutes is not None and elapsed >= minutes):
-                return final, steps, final >= SOLVED, elapsed
-    finally:
-        algo.stop()
+    with tempfile.TemporaryDirectory() as results:
+        outcome = run_experiment(path, load_spec(path, overrides), results_dir=results)
+        (trial,) = Path(outcome.exp_dir).glob("trial_*")
+        last = read_results(trial)[-1]
+    final = last.get("env_runners/episode_return_mean", float("nan"))
+    return final, int(last["num_env_steps_sampled_lifetime"]), final >= SOLVED, (time.perf_counter() - start) / 60
 
 
 def _fmt(value, pattern="{:,.1f}") -> str:
@@ -144,20 +146,26 @@ def _fmt(value, pattern="{:,.1f}") -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--algorithms", nargs="+", default=["IMPALA"], choices=sorted(SETTINGS))
-    parser.add_argument("--runners", nargs="+", type=int, default=[1, 2])
-    parser.add_argument("--envs", nargs="+", type=int, default=[8, 32])
-    parser.add_argument("--no-ceiling", action="store_true")
-    parser.add_argument("--no-grid", action="store_true")
-    parser.add_argument("--learning", action="store_true")
-    parser.add_argument("--budget", type=int, default=30_000)
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=20, help="timed window of one grid cell")
+    parser.add_argument("--algorithms", nargs="+", default=["IMPALA"], choices=sorted(SETTINGS),
+                        help="algorithms of the grid and the learning runs")
+    parser.add_argument("--runners", nargs="+", type=int, default=[1, 2], help="env runners per grid cell")
+    parser.add_argument("--envs", nargs="+", type=int, default=[8, 32], help="envs per runner in the grid")
+    parser.add_argument("--ceiling-envs", nargs="+", type=int, default=list(CEILING_ENVS),
+                        help="envs per runner of the sampling-ceiling table")
+    parser.add_argument("--no-ceiling", action="store_true", help="skip the sampling-ceiling table")
+    parser.add_argument("--no-grid", action="store_true", help="skip the local-vs-central throughput grid")
+    parser.add_argument("--learning", action="store_true",
+                        help="also run the CartPole learning check (local vs central inference)")
+    parser.add_argument("--budget", type=int, default=30_000, help="env steps of one learning run")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds of the learning runs")
     parser.add_argument("--inference", nargs="+", default=["local", "central"], choices=["local", "central"],
                         help="the learning runs' inference settings")
-    parser.add_argument("--cell-minutes", type=float, default=None, help="wall-time cap of one learning run")
-    parser.add_argument("--gpu", action="store_true")
+    parser.add_argument("--cell-minutes", type=float, default=None, help="training-time cap of one learning run")
+    parser.add_argument("--gpu", action="store_true",
+                        help="the GPU version: Pong, Nature CNN, 1-8 runners x 32 envs (< 5 min on one GPU)")
     args = parser.parse_args()
     import ray
     import torch
@@ -173,7 +181,7 @@ def main() -> None:
     if not (args.gpu or args.no_ceiling):
         print(f"\n| envs per runner | one EnvRunner steps/s ({env}, PPO module) | raw env steps/s | ratio |"
               "\n|---|---|---|---|")
-        for num_envs in CEILING_ENVS:
+        for num_envs in args.ceiling_envs:
             raw = raw_rate(env, {}, 20_000)  # next to each point: the machine's load varies by minutes
             sampled = runner_rate(env, {}, 4_000, net, num_envs)
             print(f"| {num_envs} | {sampled:,.0f} | {raw:,.0f} | {sampled / raw:.3f} |", flush=True)
@@ -191,6 +199,7 @@ def main() -> None:
                           f"{_fmt(row['p99'], '{:.2f}')} | {_fmt(row['lag'], '{:.2f}')} |", flush=True)
 
     if args.learning:
+        ray.shutdown()  # each learning run is a `behaviorlab run` with its own local Ray
         print("\n| algorithm | inference | seed | env steps | final return (CartPole-v1) | reached 475 | minutes |"
               "\n|---|---|---|---|---|---|---|")
         for algorithm in args.algorithms:
