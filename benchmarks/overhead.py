@@ -77,7 +77,8 @@ def raw_rate(env_id: str, env_config: dict, steps: int) -> float:
     return steps / (time.perf_counter() - start)
 
 
-def runner_rate(env_id: str, env_config: dict, steps: int, model_config: dict, num_envs: int) -> float:
+def plain_runner(env_id: str, env_config: dict, model_config: dict, num_envs: int):
+    """One in-process RLlib EnvRunner acting with PPO's module (`model_config`), warmed up."""
     from ray.rllib.algorithms.ppo import PPOConfig
     from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
 
@@ -87,7 +88,12 @@ def runner_rate(env_id: str, env_config: dict, steps: int, model_config: dict, n
     config = (PPOConfig().environment(env_id, env_config=env_config).env_runners(num_envs_per_env_runner=num_envs)
               .rl_module(model_config=model_config))
     runner = SingleAgentEnvRunner(config=config)
-    runner.sample(num_timesteps=200)  # warm-up: module build, first forward passes
+    runner.sample(num_timesteps=max(200, 4 * num_envs))  # warm-up: module build, first forward passes
+    return runner
+
+
+def runner_rate(env_id: str, env_config: dict, steps: int, model_config: dict, num_envs: int) -> float:
+    runner = plain_runner(env_id, env_config, model_config, num_envs)
     start = time.perf_counter()
     runner.sample(num_timesteps=steps)
     return steps / (time.perf_counter() - start)

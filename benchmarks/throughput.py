@@ -3,22 +3,24 @@
 
 1. Ceiling: env steps/s of one plain RLlib EnvRunner (PPO's module with the given network) against
    the raw env stepped with random actions, as envs per runner grow.
-2. Throughput grid: IMPALA (and ACER) on MinAtar/Breakout-v1 with the MinAtar network of the LBC
-   benchmark, local vs central inference, for R runners x E envs per runner. Each cell builds the
-   algorithm through the platform (`build_algorithm_config` + `trainable_class`, as `behaviorlab
-   run` does), trains one warm-up iteration, then trains for `--seconds` and reports env frames/s
-   over that time, with the server's mean batch, the act round trip p50/p99 (central) and the policy
-   lag in learner updates.
-3. `--learning`: CartPole-v1, central vs local, until the return reaches 475, `--budget` env steps
-   or `--cell-minutes` of wall time (ACER: `experiments/acer/cartpole.yaml`; IMPALA:
-   `benchmarks/specs/cartpole-impala-central.yaml`, RLlib's tuned settings; central inference
-   switched by `--set`), to check that central inference does not change what is learned.
+2. Profile (`--profile-envs`): where that EnvRunner's sample() time goes (env step, forward pass,
+   connectors, episode bookkeeping), by cProfile.
+3. Throughput grid: IMPALA (and ACER) on MinAtar/Breakout-v1 with the MinAtar network of the LBC
+   benchmark (`--env pong`: ALE/Pong-v5 with the Nature CNN, for tables 1 and 2 too), local vs
+   central inference, for R runners x E envs per runner. Each cell builds the algorithm through the
+   platform (`build_algorithm_config` + `trainable_class`, as `behaviorlab run` does), trains one
+   warm-up iteration, then trains for `--seconds` and reports env frames/s over that time, with the
+   server's mean batch, the act round trip p50/p99 (central) and the policy lag in learner updates.
+4. `--learning`: CartPole-v1, central vs local, until the return reaches 475, `--budget` env steps
+   or `--cell-minutes` of training time, each a `behaviorlab run` of the shipped spec (ACER:
+   `experiments/acer/cartpole.yaml`; IMPALA: `benchmarks/specs/cartpole-impala-central.yaml`, RLlib's
+   tuned settings) with central inference switched, to check that it does not change what is learned.
 
 `--gpu` (one GPU, < 5 min): Atari Pong with the Nature CNN, learner on 0.75 GPU and the inference
 server on the remaining 0.25, R in {1, 2, 4, 8} x 32 envs, 15 s cells; local inference runs the CNN
 on the runners' CPUs.
 
-Usage: python benchmarks/throughput.py [--seconds 20] [--algorithms IMPALA ACER] [--learning] [--gpu]
+Usage: python benchmarks/throughput.py [--env minatar|pong] [--seconds 20] [--algorithms IMPALA ACER] [--learning] [--gpu]
 Prints markdown tables.
 """
 
@@ -32,11 +34,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from overhead import raw_rate, runner_rate  # noqa: E402  (the ceiling measurement of the Platform table)
+from overhead import plain_runner, raw_rate, runner_rate  # noqa: E402  (the ceiling measurement of the Platform table)
 
 MINATAR = "MinAtar/Breakout-v1"
 MINATAR_NET = {"conv_filters": [[16, 3, 1]], "conv_activation": "relu", "head_fcnet_hiddens": [128],
                "vf_share_layers": True}
+PONG = "ALE/Pong-v5"
 NATURE_CNN = {"conv_filters": [[32, 8, 4], [64, 4, 2], [64, 3, 1]], "conv_activation": "relu"}
 # Per-algorithm settings of the grid: short iterations so the timed window holds several.
 SETTINGS = {
@@ -102,6 +105,45 @@ def throughput_cell(algorithm, env, model_config, runners, envs, central, second
             "lag": _mean([_lag(r) for r in timed])}
 
 
+# Where one EnvRunner's sample() spends its time, by RLlib 2.60 function (file suffix, name):
+# cumulative times, except "connectors", which is every pipeline call minus the env-to-module ones.
+PROFILE_PARTS = {
+    "env step (vector env + wrappers)": [("env/env_runner.py", "_try_env_step")],
+    "policy forward pass": [("torch/torch_rl_module.py", "forward_exploration")],
+    "env-to-module connectors": [("env_to_module/env_to_module_pipeline.py", "__call__")],
+    "episode bookkeeping and callbacks": [("env/single_agent_episode.py", "add_env_step"),
+                                          ("env/single_agent_env_runner.py", "_new_episode"),
+                                          ("env/single_agent_env_runner.py", "_make_on_episode_callback"),
+                                          ("env/single_agent_episode.py", "to_numpy")],
+}
+
+
+def sample_profile(env: str, model_config: dict, num_envs: int, steps: int) -> tuple[float, dict[str, float]]:
+    """(env steps/s without the profiler, {part: share of the profiled sample() time}) of one plain
+    EnvRunner, as `runner_rate` builds it; the parts of PROFILE_PARTS plus the module-to-env
+    connectors and the rest."""
+    import cProfile
+    import pstats
+
+    runner = plain_runner(env, {}, model_config, num_envs)
+    start = time.perf_counter()
+    runner.sample(num_timesteps=steps)
+    rate = steps / (time.perf_counter() - start)
+    profiler = cProfile.Profile()
+    profiler.runcall(runner.sample, num_timesteps=steps)
+    stats = pstats.Stats(profiler).stats  # (file, line, name) -> (calls, primitive calls, own, cumulative, callers)
+
+    def cumulative(suffix: str, name: str) -> float:
+        return sum(row[3] for (file, _, function), row in stats.items() if file.endswith(suffix) and function == name)
+
+    total = cumulative("env/single_agent_env_runner.py", "sample")
+    parts = {part: sum(cumulative(*key) for key in keys) for part, keys in PROFILE_PARTS.items()}
+    parts["module-to-env connectors"] = (cumulative("connectors/connector_pipeline_v2.py", "__call__")
+                                         - parts["env-to-module connectors"])
+    parts["the rest of sample()"] = total - sum(parts.values())
+    return rate, {part: seconds / total for part, seconds in parts.items()}
+
+
 def _finite(values) -> list[float]:
     """Iterations without the metric (no sample or no learner report in them) are left out."""
     return [v for v in values if v is not None and math.isfinite(v)]
@@ -148,6 +190,9 @@ def _fmt(value, pattern="{:,.1f}") -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--env", choices=("minatar", "pong"), default="minatar",
+                        help="the CPU tables' env: MinAtar/Breakout-v1 with the MinAtar net, or ALE/Pong-v5 with the "
+                             "Nature CNN")
     parser.add_argument("--seconds", type=float, default=20, help="timed window of one grid cell")
     parser.add_argument("--algorithms", nargs="+", default=["IMPALA"], choices=sorted(SETTINGS),
                         help="algorithms of the grid and the learning runs")
@@ -156,6 +201,8 @@ def main() -> None:
     parser.add_argument("--ceiling-envs", nargs="+", type=int, default=list(CEILING_ENVS),
                         help="envs per runner of the sampling-ceiling table")
     parser.add_argument("--no-ceiling", action="store_true", help="skip the sampling-ceiling table")
+    parser.add_argument("--profile-envs", nargs="*", type=int, default=[64],
+                        help="envs per runner of the table of where one EnvRunner's time goes (none: skip it)")
     parser.add_argument("--no-grid", action="store_true", help="skip the local-vs-central throughput grid")
     parser.add_argument("--learning", action="store_true",
                         help="also run the CartPole learning check (local vs central inference)")
@@ -173,10 +220,11 @@ def main() -> None:
     torch.set_num_threads(1)  # the in-process ceiling runner: one core, as an EnvRunner actor has
     if args.gpu:
         ray.init(include_dashboard=False, log_to_driver=False)
-        env, net, gpu, runners, envs, seconds = "ALE/Pong-v5", NATURE_CNN, 0.75, [1, 2, 4, 8], [32], 15
+        env, net, gpu, runners, envs, seconds = PONG, NATURE_CNN, 0.75, [1, 2, 4, 8], [32], 15
     else:
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-        env, net, gpu, runners, envs, seconds = MINATAR, MINATAR_NET, 0.0, args.runners, args.envs, args.seconds
+        env, net = (MINATAR, MINATAR_NET) if args.env == "minatar" else (PONG, NATURE_CNN)
+        gpu, runners, envs, seconds = 0.0, args.runners, args.envs, args.seconds
 
     if not (args.gpu or args.no_ceiling):
         print(f"\n| envs per runner | one EnvRunner steps/s ({env}, PPO module) | raw env steps/s | ratio |"
@@ -185,6 +233,16 @@ def main() -> None:
             raw = raw_rate(env, {}, 20_000)  # next to each point: the machine's load varies by minutes
             sampled = runner_rate(env, {}, 4_000, net, num_envs)
             print(f"| {num_envs} | {sampled:,.0f} | {raw:,.0f} | {sampled / raw:.3f} |", flush=True)
+
+    if not args.gpu and args.profile_envs:
+        profiles = [(num_envs, *sample_profile(env, net, num_envs, 20_000)) for num_envs in args.profile_envs]
+        print(f"\n| share of one EnvRunner's sample() ({env}, PPO module, cProfile) | "
+              + " | ".join(f"{num_envs} envs" for num_envs, _, _ in profiles) + " |\n|---|"
+              + "---|" * len(profiles))
+        for part in profiles[0][2]:
+            print(f"| {part} | " + " | ".join(f"{shares[part]:.0%}" for _, _, shares in profiles) + " |")
+        print("| env steps/s without the profiler | " + " | ".join(f"{rate:,.0f}" for _, rate, _ in profiles) + " |",
+              flush=True)
 
     if not args.no_grid:
         print(f"\n| algorithm | runners × envs | inference | env frames/s | mean server batch | RTT p50 ms | "
