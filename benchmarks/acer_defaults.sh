@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Issue #30: ACER's built-in defaults vs RLlib PPO's on CartPole-v1 (to 475), Acrobot-v1 (to -100) and
-# MinAtar Breakout (to 1.5, about 4x random play; 100k env steps at most), 3 seeds each, no per-env hyperparameters
+# Issue #30: ACER's built-in defaults vs RLlib PPO's on CartPole-v1 (to 475), Acrobot-v1 (to -100),
+# MinAtar Breakout (to 1.5, about 4x random play; 100k env steps at most) and MinAtar Asterix (to 1.0,
+# 2x random play; 150k at most), 3 seeds each, no per-env hyperparameters
 # (benchmarks/specs/defaults-{acer,ppo}-*.yaml), plus the trust-region ablation on Breakout: how often
 # the constraint binds at the default δ = 1 and at δ = 0.01 and 0.001 (3 seeds each). The policy
 # gradient scales with reward_scale (0.1 by default), so these are the paper's δ = 0.1 and 0.01 for
 # unscaled rewards. `probe`: the seed-0 probes that chose the defaults (Acrobot: entropy 0.01 / 0.003 /
 # 0.001 / 0 at reward scale 0.01; Breakout, 40k env steps: reward scale 0.01 vs 0.1 at entropy 0.001).
 # Usage: bash benchmarks/acer_defaults.sh [acer|ppo|ablation|probe|report ...] (default: all of them).
-# Output: docs/benchmarks/acer_defaults/{cartpole,acrobot,breakout,trust_region,probe_*}/.
+# Output: docs/benchmarks/acer_defaults/{cartpole,acrobot,breakout,asterix,trust_region,probe_*}/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export WANDB_MODE=disabled
@@ -16,8 +17,8 @@ RESULTS="${RESULTS:-benchmarks/results/acer_defaults}"
 specs=benchmarks/specs
 mkdir -p "$RESULTS"
 source benchmarks/lib.sh
-envs=(cartpole acrobot breakout)
-declare -A threshold=([cartpole]=475 [acrobot]=-100 [breakout]=1.5)
+envs=(cartpole acrobot breakout asterix)
+declare -A threshold=([cartpole]=475 [acrobot]=-100 [breakout]=1.5 [asterix]=1.0)
 for part in "${@:-acer ppo ablation probe report}"; do
   for step in $part; do
     case $step in
