@@ -412,7 +412,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--threshold", type=float, help="also tabulate env steps and wall time to reach this metric value")
     report.add_argument("--out", help="output directory (default DIR/report)")
     report.add_argument("--smooth", type=_positive_int, default=1,
-                        help="moving average over this many reports of each trial before averaging (default 1: none)")
+                        help="moving average over this many reports of each trial, for the curves and "
+                             "--threshold (default 1: none)")
     report.set_defaults(func=_report)
 
     compare = sub.add_parser("compare", help="several experiments on one plot and table")
@@ -422,7 +423,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="friendly name or result key (default episode_return_mean)")
     compare.add_argument("--threshold", type=float, help="also tabulate env steps and wall time to reach this metric value")
     compare.add_argument("--smooth", type=_positive_int, default=1,
-                         help="moving average over this many reports of each trial before averaging (default 1: none)")
+                         help="moving average over this many reports of each trial, for the curves and "
+                              "--threshold (default 1: none)")
     compare.set_defaults(func=_compare)
 
     rank = sub.add_parser("rank", help="singular-value spectrum of Q over visited states (the SV-RL low-rank "

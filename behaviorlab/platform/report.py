@@ -44,11 +44,17 @@ class Trial:
         ys = self.series(key)[1]
         return ys[-1] if ys else None
 
-    def first_reaching(self, key: str, threshold: float) -> dict | None:
-        """The first result row whose metric is ≥ threshold (None if never)."""
+    def first_reaching(self, key: str, threshold: float, smooth: int = 1) -> dict | None:
+        """The first result row whose metric is ≥ threshold (None if never); with `smooth` > 1, whose
+        trailing moving average over that many reports is (as the curves are smoothed), so one noisy
+        report does not count as reaching it."""
+        window = []
         for row in self.rows:
             value = _number(row.get(key))
-            if value is not None and value >= threshold:
+            if value is None:
+                continue
+            window = [*window[1 - smooth:], value] if smooth > 1 else [value]
+            if statistics.mean(window) >= threshold:
                 return row
         return None
 
@@ -401,9 +407,10 @@ def _fmt(value: float | None, digits: str = ".4g") -> str:
     return "" if value is None else format(value, digits)
 
 
-def _threshold_columns(trials: list[Trial], key: str, threshold: float) -> dict:
-    """Seeds that reached the threshold, and their mean env steps and wall time to get there."""
-    hits = [row for row in (t.first_reaching(key, threshold) for t in trials) if row is not None]
+def _threshold_columns(trials: list[Trial], key: str, threshold: float, smooth: int = 1) -> dict:
+    """Seeds that reached the threshold (see `Trial.first_reaching`), and their mean env steps and
+    wall time to get there."""
+    hits = [row for row in (t.first_reaching(key, threshold, smooth) for t in trials) if row is not None]
     steps = [_number(row.get(STEPS_KEY)) or 0 for row in hits]
     seconds = [_number(row.get(TIME_KEY)) or 0 for row in hits]
     return {f"reached {threshold:g}": f"{len(hits)}/{len(trials)}",
@@ -412,7 +419,7 @@ def _threshold_columns(trials: list[Trial], key: str, threshold: float) -> dict:
             "wall_s_to_threshold": _fmt(statistics.mean(seconds), ".0f") if hits else ""}
 
 
-def _summary_rows(experiment: Experiment, key: str, threshold: float | None = None) -> list[dict]:
+def _summary_rows(experiment: Experiment, key: str, threshold: float | None = None, smooth: int = 1) -> list[dict]:
     rows = []
     for label, trials in experiment.groups().items():
         game = _atari_game(trials[0].params) or _atari_game(experiment.spec)
@@ -429,7 +436,7 @@ def _summary_rows(experiment: Experiment, key: str, threshold: float | None = No
 
             row["HNS %"] = _fmt(100 * hns(game, statistics.mean(finals)), ".1f")
         if threshold is not None:
-            row.update(_threshold_columns(trials, key, threshold))
+            row.update(_threshold_columns(trials, key, threshold, smooth))
         rows.append(row)
     return rows
 
@@ -463,7 +470,7 @@ def report(path: str | Path | Experiment, metric: str = "episode_return_mean", t
                    "iterations": len(t.rows), "env_steps": _fmt(t.last(STEPS_KEY), ".0f"),
                    "wall_s": _fmt(t.last(TIME_KEY), ".0f"), f"final {key}": _fmt(t.final(key))}
                   for t in experiment.trials]
-    outputs = [png, *_write_tables(_summary_rows(experiment, key, threshold), out_dir, "summary"),
+    outputs = [png, *_write_tables(_summary_rows(experiment, key, threshold, smooth), out_dir, "summary"),
                *_write_tables(trial_rows, out_dir, "trials")]
     mutated = [(f"config/{k}", k) for k in mutated_keys(experiment.spec)]
     if len(experiment.trials) > 1 or mutated:
@@ -491,7 +498,7 @@ def compare(paths: list[str | Path], out_dir: str | Path, metric: str = "episode
     png = out / "compare.png"
     envs = {_env_label(e.spec) for e in experiments}
     _plot(curves, key, metric, f"comparison on {envs.pop()}" if len(envs) == 1 else "comparison", png, smooth)
-    rows = [row for e in experiments for row in _summary_rows(e, key, threshold)]
+    rows = [row for e in experiments for row in _summary_rows(e, key, threshold, smooth)]
     written = [png, *_write_tables(rows, out, "compare")]
     atari_rows = _atari_summary_rows(experiments, key)
     if atari_rows:

@@ -92,3 +92,15 @@ def test_compare_summarises_atari_runs_per_algorithm(tmp_path):
 def test_compare_writes_no_atari_table_for_other_envs(tmp_path):
     _trial(tmp_path / "a", "t0", 0, [1, 2])
     assert not any(p.name.startswith("atari") for p in compare([tmp_path / "a"], tmp_path / "out"))
+
+
+def test_threshold_with_smoothing_needs_the_moving_average_to_reach_it():
+    from behaviorlab.platform.report import STEPS_KEY, Trial
+
+    key = "env_runners/episode_return_mean"
+    returns = [0.5, 1.1, 0.4, 0.5, 1.0, 1.2, 1.3]  # one noisy spike, then a sustained rise
+    trial = Trial("t", {}, [{STEPS_KEY: 1000 * (i + 1), key: r} for i, r in enumerate(returns)])
+    assert trial.first_reaching(key, 1.0)[STEPS_KEY] == 2000  # the spike
+    # Trailing means of 3: 0.5, 0.8, 0.67, 0.67, 0.63, 0.9, 1.17.
+    assert trial.first_reaching(key, 1.0, smooth=3)[STEPS_KEY] == 7000
+    assert trial.first_reaching(key, 1.2, smooth=3) is None
