@@ -32,7 +32,10 @@ ALLOWED_FUNCTIONS = frozenset({
     ("numpy.random._pickle", "__generator_ctor"), ("numpy.random._pickle", "__bit_generator_ctor"),
     ("numpy.random._pickle", "__randomstate_ctor"), ("numpy.random.bit_generator", "__pyx_unpickle_SeedSequence"),
 })
-TRUSTED_PACKAGES = ("ray.rllib", "behaviorlab", "gymnasium", "numpy")
+# Where module, catalog and space classes live. Importing a module by a pickle's say-so runs that
+# module, so scripts (`__main__`, examples, tests) under these packages are not imported.
+TRUSTED_PACKAGES = ("ray.rllib.algorithms", "ray.rllib.core", "behaviorlab.algorithms", "gymnasium.spaces", "numpy")
+SCRIPT_PARTS = frozenset({"__main__", "examples", "tuned_examples", "tests", "benchmarks"})
 
 
 class UntrustedCheckpoint(pickle.UnpicklingError):
@@ -58,9 +61,13 @@ class CheckpointUnpickler(pickle.Unpickler):
         if (module, name) in ALLOWED_FUNCTIONS:
             return super().find_class(module, name)
         # A dotted name would walk attributes (e.g. a trusted module's `os.system`).
-        if "." not in name and any(module == package or module.startswith(package + ".")
-                                   for package in TRUSTED_PACKAGES):
-            found = getattr(importlib.import_module(module), name, None)
+        if "." not in name and not SCRIPT_PARTS & set(module.split(".")) and any(
+                module == package or module.startswith(package + ".") for package in TRUSTED_PACKAGES):
+            try:
+                found = getattr(importlib.import_module(module), name, None)
+            except ImportError as error:  # RLlib would fall back to a default class on an ImportError
+                raise UntrustedCheckpoint(f"it pickles {module}.{name}, which cannot be imported here "
+                                          f"({error})") from None
             if isinstance(found, type) and issubclass(found, _allowed_bases()):
                 return found
         raise UntrustedCheckpoint(f"it pickles {module}.{name}, which is not part of an RLlib module checkpoint "

@@ -48,6 +48,8 @@ def test_a_pickle_that_runs_a_command_is_refused_before_anything_runs(tmp_path):
     ("ray.rllib.utils.checkpoints", "try_import_msgpack"),  # a function of a trusted package
     ("builtins", "eval"),
     ("ray.cloudpickle.cloudpickle", "_make_skeleton_class"),  # a class pickled by value
+    ("behaviorlab.algorithms.ptgm.__main__", "main"),  # importing a script runs it
+    ("ray.rllib.algorithms.nonexistent", "Module"),  # RLlib would fall back to a default class
 ])
 def test_globals_outside_a_module_checkpoint_are_refused(module, name):
     with pytest.raises(UntrustedCheckpoint, match=f"{module}.{name}"):
