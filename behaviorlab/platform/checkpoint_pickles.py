@@ -19,7 +19,7 @@ import pickle
 import types
 from collections.abc import Iterator
 
-TRUST_HINT = "load it with --trust-checkpoint only if you trust where it came from"
+TRUST_HINT = "load it with --trust-checkpoint (eval, data collect, rank) only if you trust where it came from"
 
 # Functions (not classes) a module checkpoint's pickles call: numpy's array, scalar and RNG rebuilders.
 ALLOWED_FUNCTIONS = frozenset({

@@ -392,8 +392,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                          "(gymnasium's RecordVideo; episodes then play one at a time)")
     evaluate.add_argument("--seed", type=int, default=0, help="episode i is reset with seed SEED + i (default 0)")
     evaluate.add_argument("--trust-checkpoint", action="store_true",
-                        help="load the checkpoint's pickles as RLlib does, running any code they name (default: only "
-                             "what an RLlib module checkpoint holds loads)")
+                          help="load the checkpoint's pickles as RLlib does, running any code they name (default: only "
+                               "what an RLlib module checkpoint holds loads)")
     evaluate.set_defaults(func=_eval)
 
     envs = sub.add_parser("envs", help="list registered env ids by family (Atari, MuJoCo, MinAtar, BabyAI, Crafter, "
@@ -435,8 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="seed of the episodes that visit the states and of the completion check (default 0)")
     rank.add_argument("--out", help="also write rank.json and spectrum.png to this directory")
     rank.add_argument("--trust-checkpoint", action="store_true",
-                        help="load the checkpoints' pickles as RLlib does, running any code they name (default: only "
-                             "what an RLlib module checkpoint holds loads)")
+                      help="load the checkpoints' pickles as RLlib does, running any code they name (default: only "
+                           "what an RLlib module checkpoint holds loads)")
     rank.set_defaults(func=_rank)
 
     local = sub.add_parser("local-cluster", help="start a multi-node Ray cluster on this machine, submit a spec "
@@ -481,8 +481,8 @@ def build_parser() -> argparse.ArgumentParser:
     collect.add_argument("--max-episode-steps", type=int,
                          help="time limit (default: each BabyAI level's own; Crafter 1000)")
     collect.add_argument("--trust-checkpoint", action="store_true",
-                        help="--policy RUN: load the checkpoint's pickles as RLlib does, running any code they name (default: only "
-                             "what an RLlib module checkpoint holds loads)")
+                         help="--policy RUN: load the checkpoint's pickles as RLlib does, running any code they "
+                              "name (default: only what an RLlib module checkpoint holds loads)")
     collect.set_defaults(func=_data_collect)
     embed = data_sub.add_parser("embed", help="MineCLIP embeddings of a dataset's frames, one per step (the clip of "
                                               "its last 16 frames): PTGM's Minecraft goals; re-running resumes")
