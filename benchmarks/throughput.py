@@ -20,7 +20,8 @@
 server on the remaining 0.25, R in {1, 2, 4, 8} x 32 envs, 15 s cells; local inference runs the CNN
 on the runners' CPUs.
 
-Usage: python benchmarks/throughput.py [--env minatar|pong] [--seconds 20] [--algorithms IMPALA ACER] [--learning] [--gpu]
+Usage: python benchmarks/throughput.py [--env minatar|pong] [--seconds 20] [--algorithms IMPALA ACER]
+       [--learning] [--gpu]
 Prints markdown tables.
 """
 
@@ -106,7 +107,8 @@ def throughput_cell(algorithm, env, model_config, runners, envs, central, second
 
 
 # Where one EnvRunner's sample() spends its time, by RLlib 2.60 function (file suffix, name):
-# cumulative times, except "connectors", which is every pipeline call minus the env-to-module ones.
+# cumulative times. "module-to-env connectors" (added in sample_profile) is every pipeline call
+# minus the env-to-module ones; "the rest" is what none of these covers.
 PROFILE_PARTS = {
     "env step (vector env + wrappers)": [("env/env_runner.py", "_try_env_step")],
     "policy forward pass": [("torch/torch_rl_module.py", "forward_exploration")],
@@ -219,10 +221,8 @@ def main() -> None:
 
     torch.set_num_threads(1)  # the in-process ceiling runner: one core, as an EnvRunner actor has
     if args.gpu:
-        ray.init(include_dashboard=False, log_to_driver=False)
         env, net, gpu, runners, envs, seconds = PONG, NATURE_CNN, 0.75, [1, 2, 4, 8], [32], 15
     else:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
         env, net = (MINATAR, MINATAR_NET) if args.env == "minatar" else (PONG, NATURE_CNN)
         gpu, runners, envs, seconds = 0.0, args.runners, args.envs, args.seconds
 
@@ -244,7 +244,8 @@ def main() -> None:
         print("| env steps/s without the profiler | " + " | ".join(f"{rate:,.0f}" for _, rate, _ in profiles) + " |",
               flush=True)
 
-    if not args.no_grid:
+    if not args.no_grid:  # the ceiling and profile runners live in this process; the grid's trials need Ray
+        ray.init(**({} if args.gpu else {"num_cpus": 2}), include_dashboard=False, log_to_driver=False)
         print(f"\n| algorithm | runners × envs | inference | env frames/s | mean server batch | RTT p50 ms | "
               f"RTT p99 ms | policy lag (updates) |\n|---|---|---|---|---|---|---|---|")
     for algorithm in [] if args.no_grid else args.algorithms:
@@ -255,9 +256,9 @@ def main() -> None:
                     print(f"| {algorithm} | {num_runners} × {num_envs} | {'central' if central else 'local'} | "
                           f"{row['frames_per_s']:,.0f} | {_fmt(row['batch'])} | {_fmt(row['p50'], '{:.2f}')} | "
                           f"{_fmt(row['p99'], '{:.2f}')} | {_fmt(row['lag'], '{:.2f}')} |", flush=True)
+        ray.shutdown()  # each learning run below is a `behaviorlab run` with its own local Ray
 
     if args.learning:
-        ray.shutdown()  # each learning run is a `behaviorlab run` with its own local Ray
         print("\n| algorithm | inference | seed | env steps | final return (CartPole-v1) | reached 475 | minutes |"
               "\n|---|---|---|---|---|---|---|")
         for algorithm in args.algorithms:
