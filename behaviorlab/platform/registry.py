@@ -22,6 +22,7 @@ ALGORITHMS: dict[str, str] = {
     "LBC": "behaviorlab.algorithms.lbc.config:LBCConfig",
     "PTGM": "behaviorlab.algorithms.ptgm.config:PTGMConfig",
     "PTGMACER": "behaviorlab.algorithms.ptgm.config:PTGMACERConfig",
+    "PTGMVAESkills": "behaviorlab.algorithms.ptgm.config:PTGMVAESkillsConfig",
     "BC": "behaviorlab.algorithms.bc.config:BCConfig",
     "GAIL": "behaviorlab.algorithms.gail.config:GAILConfig",
     "SVRLDQN": "behaviorlab.algorithms.svrl.config:SVRLDQNConfig",

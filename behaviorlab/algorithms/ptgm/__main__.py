@@ -1,7 +1,8 @@
-"""`python -m behaviorlab.algorithms.ptgm {bc,goals,prior} …`: PTGM's offline stages.
+"""`python -m behaviorlab.algorithms.ptgm {bc,goals,prior,skills} …`: PTGM's offline stages.
 
 Each stage reads the previous one's artifact by path and writes its own (a .pt or .npz plus a
-.json report next to it); `experiments/ptgm/babyai_pipeline.sh` chains them. `--ray` runs the
+.json report next to it); `experiments/ptgm/babyai_pipeline.sh` chains them. `skills` is the
+continuous-skill (SPiRL-style VAE) baseline's stage; it reads only the dataset. `--ray` runs the
 goals and prior stages' passes over the dataset as Ray Data jobs.
 """
 
@@ -38,14 +39,24 @@ def build_parser() -> argparse.ArgumentParser:
     prior.add_argument("dataset")
     prior.add_argument("codebook", help="codebook .npz from the goals stage")
     prior.add_argument("out", help="π_p file to write (.pt)")
-    prior.add_argument("--validation-fraction", type=float, default=0.1, help="episodes held out for accuracy")
 
-    for stage in (bc, prior):
+    skills = sub.add_parser("skills", help="continuous-skill baseline: VAE over k-step action segments → skill "
+                                           "decoder π_L(a|s,z) (OUT), encoder and learned prior p(z|s) next to it")
+    skills.add_argument("dataset")
+    skills.add_argument("out", help="decoder file to write (.pt); OUT_encoder.pt, OUT_prior.pt and OUT.json beside it")
+    skills.add_argument("--skill-length", type=int, default=10, help="k, actions per segment (default 10)")
+    skills.add_argument("--latent-dim", type=int, default=8, help="size of z (default 8)")
+    skills.add_argument("--beta", type=float, default=0.1, help="weight of KL(q(z|·) ‖ N(0, I)) (default 0.1)")
+
+    for stage in (prior, skills):
+        stage.add_argument("--validation-fraction", type=float, default=0.1,
+                           help="episodes held out for the validation metrics")
+    for stage in (bc, prior, skills):
         stage.add_argument("--epochs", type=int, default=20)
         stage.add_argument("--batch-size", type=int, default=256)
         stage.add_argument("--lr", type=float, default=1e-3)
         stage.add_argument("--hidden", type=_hidden, default=(256, 256), help="MLP widths, e.g. 256,256")
-    for stage in (bc, goals, prior):
+    for stage in (bc, goals, prior, skills):
         stage.add_argument("--seed", type=int, default=0)
     for stage in (goals, prior):
         stage.add_argument("--ray", action="store_true",
@@ -67,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.stage == "goals":
             pretrain.fit_goals(args.dataset, args.low_level, args.out, num_codes=args.num_codes,
                                num_goals=args.num_goals, seed=args.seed, use_ray=args.ray)
+        elif args.stage == "skills":
+            pretrain.train_skills(args.dataset, args.out, skill_length=args.skill_length, latent_dim=args.latent_dim,
+                                  beta=args.beta, hidden=args.hidden, epochs=args.epochs, batch_size=args.batch_size,
+                                  lr=args.lr, validation_fraction=args.validation_fraction, seed=args.seed)
         else:
             pretrain.train_prior(args.dataset, args.codebook, args.out, hidden=args.hidden, epochs=args.epochs,
                                  batch_size=args.batch_size, lr=args.lr,

@@ -1,5 +1,6 @@
 """PTGM's losses as pure torch functions (its behaviour cloning uses the platform's,
-behaviorlab.algorithms.common.bc.behaviour_cloning_loss)."""
+behaviorlab.algorithms.common.bc.behaviour_cloning_loss), and those of the continuous-skill
+baseline (SPiRL-style skill VAE, Gaussian KLs to the skill prior)."""
 
 from __future__ import annotations
 
@@ -37,3 +38,31 @@ def goal_prior_reward(task_reward: torch.Tensor, prior_logits: torch.Tensor, pol
     """
     kl = kl_penalty(torch.softmax(prior_logits, -1), torch.softmax(policy_logits, -1), direction)
     return task_reward - alpha * kl
+
+
+def gaussian_kl(mean: torch.Tensor, log_std: torch.Tensor, prior_mean: torch.Tensor,
+                prior_log_std: torch.Tensor) -> torch.Tensor:
+    """KL(N(mean, σ²) ‖ N(prior_mean, σ_p²)) of diagonal Gaussians, summed over the last dim:
+    Σ log σ_p − log σ + (σ² + (μ − μ_p)²) / (2σ_p²) − ½. Shapes [..., D] (broadcast) → [...]."""
+    variance_ratio = torch.exp(2 * (log_std - prior_log_std))
+    mean_term = ((mean - prior_mean) * torch.exp(-prior_log_std)) ** 2
+    return torch.sum(prior_log_std - log_std + 0.5 * (variance_ratio + mean_term) - 0.5, dim=-1)
+
+
+def gaussian_kl_to_standard_normal(mean: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
+    """KL(N(μ, σ²) ‖ N(0, I)) = Σ ½(μ² + σ² − 1) − log σ over the last dim: [..., D] → [...]."""
+    return torch.sum(0.5 * (mean ** 2 + torch.exp(2 * log_std) - 1) - log_std, dim=-1)
+
+
+def skill_vae_loss(action_logits: torch.Tensor, actions: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor,
+                   beta: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """SPiRL's skill-VAE objective (Pertsch et al. 2020) for discrete actions, per segment:
+    Σ_t −log π_L(a_t | s_t, z) over the k steps + β·KL(q(z | s_0, a_0:k) ‖ N(0, I)).
+
+    Shapes: action_logits [B, k, A], actions [B, k], mean and log_std [B, D]. Returns (the loss
+    averaged over segments, the reconstruction NLL per segment [B], the KL per segment [B]).
+    """
+    nll = torch.nn.functional.cross_entropy(action_logits.flatten(0, 1), actions.flatten(), reduction="none")
+    nll = nll.view(actions.shape).sum(-1)
+    kl = gaussian_kl_to_standard_normal(mean, log_std)
+    return (nll + beta * kl).mean(), nll, kl

@@ -1,6 +1,8 @@
-"""The pre-trained networks: goal-conditioned low-level policy π_L(a|s,g) and goal prior π_p(code|s).
+"""The pre-trained networks: goal-conditioned low-level policy π_L(a|s,g) and goal prior π_p(code|s);
+for the continuous-skill baseline, the skill encoder q(z|s, a_0:k) and the skill prior p(z|s)
+(its decoder is a `GoalConditionedPolicy` whose goal slot carries z).
 
-Both are MLPs over the flat observation; each is saved as one .pt file holding its constructor
+All are MLPs over the flat observation; each is saved as one .pt file holding its constructor
 arguments next to its weights, so loading needs nothing but the path. The file holds only tensors
 and plain data (str, int, float, bool, None, lists, dicts) and is loaded with `weights_only=True`:
 a model path comes from a spec, and a full unpickle of a crafted file would run its code.
@@ -50,7 +52,50 @@ class GoalPrior(nn.Module):
         return self.net(obs)
 
 
-_MODELS = {cls.__name__: cls for cls in (GoalConditionedPolicy, GoalPrior)}
+LOG_STD_RANGE = (-5.0, 2.0)  # keeps σ in [0.007, 7.4]: no collapse to 0 or overflow in exp
+
+
+class _GaussianHead(nn.Module):
+    """(mean, log_std) [B, latent_dim] of a diagonal Gaussian from an MLP of `inputs`."""
+
+    def __init__(self, inputs: int, latent_dim: int, hidden: tuple[int, ...]):
+        super().__init__()
+        self.net = _mlp(inputs, tuple(hidden), 2 * latent_dim)
+
+    def gaussian(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, log_std = self.net(inputs).chunk(2, dim=-1)
+        return mean, log_std.clamp(*LOG_STD_RANGE)
+
+
+class SkillEncoder(_GaussianHead):
+    """q(z | s_0, a_0 … a_{k−1}): the skill VAE's posterior over a k-step action segment, from
+    the segment's first observation and its one-hot actions (an MLP where SPiRL uses an LSTM:
+    k is fixed)."""
+
+    def __init__(self, obs_dim: int, num_actions: int, skill_length: int, latent_dim: int,
+                 hidden: tuple[int, ...] = (256, 256)):
+        super().__init__(obs_dim + skill_length * num_actions, latent_dim, hidden)
+        self.kwargs = {"obs_dim": obs_dim, "num_actions": num_actions, "skill_length": skill_length,
+                       "latent_dim": latent_dim, "hidden": tuple(hidden)}
+
+    def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """obs [B, obs_dim], actions [B, k] (integers) → (mean, log_std) [B, latent_dim]."""
+        one_hot = nn.functional.one_hot(actions, self.kwargs["num_actions"]).to(obs.dtype).flatten(1)
+        return self.gaussian(torch.cat([obs, one_hot], dim=-1))
+
+
+class SkillPrior(_GaussianHead):
+    """p(z | s): the learned skill prior, a diagonal Gaussian from the observation (SPiRL's)."""
+
+    def __init__(self, obs_dim: int, latent_dim: int, hidden: tuple[int, ...] = (256, 256)):
+        super().__init__(obs_dim, latent_dim, hidden)
+        self.kwargs = {"obs_dim": obs_dim, "latent_dim": latent_dim, "hidden": tuple(hidden)}
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.gaussian(obs)
+
+
+_MODELS = {cls.__name__: cls for cls in (GoalConditionedPolicy, GoalPrior, SkillEncoder, SkillPrior)}
 
 
 def save_model(path: str | Path, model: nn.Module, extra: dict | None = None) -> None:

@@ -6,6 +6,8 @@
 relabelling, k redrawn every epoch), the goal dropped with probability `goal_dropout`.
 `fit_goals`: KMeans codebook over the embeddings of dataset states drawn uniformly.
 `train_prior`: π_p(code|s), label = the code nearest the relabelled goal; accuracy on held-out episodes.
+`train_skills` (the continuous-skill baseline, SPiRL-style; no π_L or codebook): a VAE over
+k-step action segments → skill decoder π_L(a|s,z), encoder q(z|s,a_0:k), learned prior p(z|s).
 The goals and prior stages read the dataset's observations through `embedding_jobs` (in process,
 or as Ray Data jobs with `use_ray`).
 """
@@ -32,13 +34,16 @@ from behaviorlab.algorithms.ptgm.goals import (
     load_codebook,
     save_codebook,
 )
+from behaviorlab.algorithms.ptgm.losses import gaussian_kl, skill_vae_loss
 from behaviorlab.algorithms.ptgm.models import (
     GoalConditionedPolicy,
     GoalPrior,
+    SkillEncoder,
+    SkillPrior,
     load_model,
     save_model,
 )
-from behaviorlab.algorithms.ptgm.relabel import relabel
+from behaviorlab.algorithms.ptgm.relabel import episode_ends, relabel
 
 
 @dataclass(frozen=True)
@@ -192,3 +197,115 @@ def train_prior(dataset: str | Path, codebook: str | Path, out: str | Path, *, h
     save_model(out, model, meta)
     return _write_report(out, {**meta, "labelling_job": labelling, "history": history,
                                "seconds": round(time.perf_counter() - start, 2)})
+
+
+def segment_starts(episode_ids: np.ndarray, length: int) -> np.ndarray:
+    """Every step t whose segment t … t + length − 1 lies inside t's episode (episodes shorter than
+    `length` give none)."""
+    if length < 1:
+        raise ValueError(f"segment length must be at least 1, not {length}")
+    steps = np.arange(len(episode_ids))
+    return steps[steps + length - 1 <= episode_ends(episode_ids)]
+
+
+def skill_paths(decoder: str | Path) -> dict[str, Path]:
+    """The files the `skills` stage writes next to the decoder file DECODER.pt."""
+    decoder = Path(decoder).expanduser()
+    return {"decoder": decoder, "encoder": decoder.with_name(f"{decoder.stem}_encoder.pt"),
+            "prior": decoder.with_name(f"{decoder.stem}_prior.pt"), "report": decoder.with_suffix(".json")}
+
+
+def train_skills(dataset: str | Path, out: str | Path, *, skill_length: int = 10, latent_dim: int = 8,
+                 beta: float = 0.1, hidden: tuple[int, ...] = (256, 256), epochs: int = 20, batch_size: int = 256,
+                 lr: float = 1e-3, validation_fraction: float = 0.1, seed: int = 0, log=print) -> dict:
+    """The continuous-skill baseline's offline stage (SPiRL, Pertsch et al. 2020): a VAE over
+    k-step action segments cut from the dataset's episodes (never across an episode's end).
+
+    q(z | s_0, a_0:k) → z (reparameterised) → the decoder π_L(a_t | s_t, z) reconstructs each of the
+    k actions; loss = Σ_t NLL + β·KL(q ‖ N(0, I)). The learned prior p(z|s_0) is fitted at the same
+    time to the detached posterior, by KL(q ‖ p), as SPiRL does. An epoch draws as many segments as
+    the dataset has steps / k (so it costs about one behaviour-cloning epoch). Saves `out` (the
+    decoder, a GoalConditionedPolicy with goal_dim = latent_dim), `<stem>_encoder.pt`,
+    `<stem>_prior.pt` and a .json report with, per epoch, the train loss and, on held-out episodes,
+    the reconstruction NLL per step, the KL per segment, the prior's KL, and how often the
+    decoder's greedy action is the data's with z = the posterior mean and with z = 0.
+    """
+    if beta < 0:
+        raise ValueError(f"beta must be >= 0, not {beta}")
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    data = load_transitions(dataset)
+    starts = segment_starts(data.episode_ids, skill_length)
+    if not len(starts):
+        raise ValueError(f"{dataset}: no episode has {skill_length} steps; lower --skill-length")
+    held_out = _split_episodes(data.episode_ids, validation_fraction, rng)[starts]
+    train, validation = starts[~held_out], starts[held_out]
+    obs_dim = data.obs.shape[1]
+    encoder = SkillEncoder(obs_dim, data.num_actions, skill_length, latent_dim, hidden)
+    decoder = GoalConditionedPolicy(obs_dim, latent_dim, data.num_actions, hidden)
+    prior = SkillPrior(obs_dim, latent_dim, hidden)
+    optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters(), *prior.parameters()], lr=lr)
+    obs, actions = torch.from_numpy(data.obs), torch.from_numpy(data.actions)
+    offsets = torch.arange(skill_length)
+
+    def forward(batch_starts: np.ndarray, sample: bool) -> dict[str, torch.Tensor]:
+        rows = torch.from_numpy(batch_starts)[:, None] + offsets  # [B, k]
+        mean, log_std = encoder(obs[rows[:, 0]], actions[rows])
+        z = mean + torch.exp(log_std) * torch.randn_like(mean) if sample else mean
+        logits = decoder(obs[rows].flatten(0, 1), z.repeat_interleave(skill_length, 0)).view(*rows.shape, -1)
+        loss, nll, kl = skill_vae_loss(logits, actions[rows], mean, log_std, beta)
+        prior_kl = gaussian_kl(mean.detach(), log_std.detach(), *prior(obs[rows[:, 0]]))
+        return {"loss": loss, "nll": nll, "kl": kl, "prior_kl": prior_kl, "logits": logits, "rows": rows}
+
+    start, history = time.perf_counter(), []
+    per_epoch = max(1, len(data.obs) // skill_length)
+    for epoch in range(epochs):
+        chosen = rng.choice(train, size=min(per_epoch, len(train)), replace=False)
+        total = 0.0
+        for module in (encoder, decoder, prior):
+            module.train()
+        for batch in np.array_split(chosen, max(1, len(chosen) // batch_size)):
+            result = forward(batch, sample=True)
+            optimizer.zero_grad()
+            (result["loss"] + result["prior_kl"].mean()).backward()
+            optimizer.step()
+            total += result["loss"].item() * len(batch)
+        for module in (encoder, decoder, prior):
+            module.eval()
+        history.append({"loss": total / len(chosen), **_skill_validation(forward, decoder, obs, actions, validation)})
+        if log:
+            entry = history[-1]
+            log(f"[skills] epoch {epoch + 1}/{epochs} | loss {entry['loss']:.3f} | held-out NLL/step "
+                f"{entry['nll_per_step']:.3f}, KL {entry['kl']:.2f}, prior KL {entry['prior_kl']:.2f}, greedy match "
+                f"{entry['greedy_match']:.3f} (z = 0: {entry['greedy_match_z0']:.3f})")
+    paths = skill_paths(out)
+    settings = {"dataset": str(dataset), "skill_length": skill_length, "latent_dim": latent_dim, "beta": beta,
+                "epochs": epochs, "batch_size": batch_size, "lr": lr, "validation_fraction": validation_fraction,
+                "seed": seed, "encoder": str(paths["encoder"]), "prior": str(paths["prior"])}
+    save_model(paths["decoder"], decoder, settings)
+    save_model(paths["encoder"], encoder, settings)
+    save_model(paths["prior"], prior, settings)
+    return _write_report(paths["decoder"], {**settings, "num_steps": len(data.obs), "segments": len(starts),
+                                            "held_out_segments": len(validation), "history": history,
+                                            "seconds": round(time.perf_counter() - start, 2)})
+
+
+@torch.no_grad()
+def _skill_validation(forward, decoder, obs, actions, validation) -> dict:
+    """Held-out segments, z = the posterior mean: NLL per step, KLs per segment, how often the
+    decoder's greedy action is the data's (and with z = 0, the prior's mode: what z adds)."""
+    if not len(validation):
+        return {key: float("nan") for key in ("nll_per_step", "kl", "prior_kl", "greedy_match", "greedy_match_z0")}
+    sums = dict.fromkeys(("nll", "kl", "prior_kl", "match", "match_z0"), 0.0)
+    for batch in np.array_split(validation, max(1, len(validation) // 1024)):
+        out = forward(batch, sample=False)
+        flat_obs, data_actions = obs[out["rows"]].flatten(0, 1), actions[out["rows"]]
+        zero_z = torch.zeros(len(flat_obs), decoder.kwargs["goal_dim"])
+        for key in ("nll", "kl", "prior_kl"):
+            sums[key] += out[key].sum().item()
+        sums["match"] += (out["logits"].argmax(-1) == data_actions).sum().item()
+        sums["match_z0"] += (decoder(flat_obs, zero_z).argmax(-1) == data_actions.flatten()).sum().item()
+    steps = len(validation) * out["rows"].shape[1]
+    return {"nll_per_step": sums["nll"] / steps, "kl": sums["kl"] / len(validation),
+            "prior_kl": sums["prior_kl"] / len(validation), "greedy_match": sums["match"] / steps,
+            "greedy_match_z0": sums["match_z0"] / steps}
