@@ -1,6 +1,7 @@
 """Report of benchmarks/ptgm_babyai.sh and ptgm_crafter.sh: env steps to stable success on a
 downstream task (a BabyAI level, a Crafter achievement) for PTGM (λ = 0.05), PTGM without the goal
-prior (λ = 0), PTGM with an off-policy (ACER) high level and flat PPO, all counted in LOW-level env
+prior (λ = 0), PTGM with an off-policy (ACER) high level, flat PPO and the continuous-skill (VAE)
+baseline (PTGMVAESkills; ptgm_crafter.sh's vae variant), all counted in LOW-level env
 steps, plus the wall time of the offline stages (dataset, π_L, codebook, prior).
 
 Stable success: the first iteration i whose per-iteration `episode_return_mean` (RLlib's mean
@@ -8,7 +9,8 @@ over the episodes that ended in that iteration) is ≥ THRESHOLD at i and at the
 step count reported is the cumulative low-level env steps at the end of iteration i. A seed that
 never gets there counts as not reached (shown as "> budget"; the mean then is a lower bound).
 Low-level env steps: `env_runners/low_level_env_steps_lifetime` for PTGM (PTGMCallbacks),
-`env_runners/num_env_steps_sampled_lifetime` for flat PPO (one env step = one low-level step).
+`env_runners/num_env_steps_sampled_lifetime` for flat PPO (one env step = one low-level step); the
+VAE baseline logs the former too (PTGMCallbacks).
 
 Area under the curve (AUC): the mean return over [0, END] low-level steps (trapezoids, the first
 iteration's return held from 0), END the shortest run's last step, so every seed is cut at the same
@@ -38,6 +40,7 @@ VARIANTS = (  # (experiment name after the --prefix, label)
     ("-lambda0", "PTGM, no goal prior (λ = 0)"),
     ("-acer", "PTGM, off-policy high level (ACER, λ = 0.05)"),
     ("-flat-ppo", "flat PPO"),
+    ("-vae", "continuous skills (VAE, SPiRL-style)"),
 )
 FLAT = "-flat-ppo"
 RETURN = "env_runners/episode_return_mean"
@@ -156,7 +159,7 @@ def plot(curves: dict[str, dict[int, dict]], threshold: float, level: str, out: 
 
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     banded = False
-    for (name, label), color in zip(VARIANTS, ("tab:blue", "tab:orange", "tab:purple", "tab:green")):
+    for (name, label), color in zip(VARIANTS, ("tab:blue", "tab:orange", "tab:purple", "tab:green", "tab:red")):
         seeds = curves.get(name) or {}
         if not seeds:
             continue
@@ -188,7 +191,7 @@ def main(argv=None) -> None:
     parser.add_argument("--sensitivity", type=lambda text: tuple(float(v) for v in text.split(",")),
                         default=SENSITIVITY, help="thresholds of the sensitivity table, comma-separated")
     parser.add_argument("--prefix", default="ptgm-babyai-gotolocal",
-                        help="experiment names: PREFIX, PREFIX-lambda0, PREFIX-acer, PREFIX-flat-ppo")
+                        help="experiment names: PREFIX, PREFIX-lambda0, PREFIX-acer, PREFIX-flat-ppo, PREFIX-vae")
     parser.add_argument("--level", default="BabyAI GoToLocal", help="downstream task name for the plot title")
     args = parser.parse_args(argv)
 

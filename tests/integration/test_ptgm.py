@@ -68,6 +68,10 @@ def test_crafter_pipeline_runs_every_stage(tmp_path):
     assert "episode 4/4" in result.stdout and "[prior] epoch 20/20" in result.stdout
     codebook = json.loads((artifacts / "codebook.json").read_text())
     assert codebook["goal_embedding"] == "crafter_state" and codebook["num_codes"] == 32
+    # The continuous-skill baseline's VAE and its spec.
+    skills = json.loads((artifacts / "skills.json").read_text())
+    assert skills["skill_length"] == 10 and len(skills["history"]) == 20 and (artifacts / "skills_prior.pt").is_file()
+    assert "make_skill_env" in (artifacts / "crafter_vae_skills.yaml").read_text()
     progress = next((tmp_path / "results").glob("ptgm-crafter-place-table-smoke/*/progress.csv"))
     rows = list(csv.DictReader(progress.open()))
     assert len(rows) == 2 and all(float(row["learners/default_policy/goal_prior_kl"]) > 0 for row in rows)
