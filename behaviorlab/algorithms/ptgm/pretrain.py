@@ -293,7 +293,7 @@ def train_skills(dataset: str | Path, out: str | Path, *, skill_length: int = 10
 @torch.no_grad()
 def _skill_validation(forward, decoder, obs, actions, validation) -> dict:
     """Held-out segments, z = the posterior mean: NLL per step, KLs per segment, how often the
-    decoder's greedy action is the data's (and with z = 0, the prior's mode: what z adds)."""
+    decoder's greedy action is the data's (and with z = 0, N(0, I)'s mode: what z adds)."""
     if not len(validation):
         return {key: float("nan") for key in ("nll_per_step", "kl", "prior_kl", "greedy_match", "greedy_match_z0")}
     sums = dict.fromkeys(("nll", "kl", "prior_kl", "match", "match_z0"), 0.0)
