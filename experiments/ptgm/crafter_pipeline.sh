@@ -8,7 +8,7 @@
 # baseline's VAE (skills.pt, skills_encoder.pt, skills_prior.pt) on the same dataset, and its spec
 # is written from crafter_vae_skills.yaml.template; HIGH_LEVEL picks the spec to run: ptgm
 # (default) or vae. SKILLS=0 skips the skills stage (≈ 2 min per epoch on the loaded 2 cores, about
-the bc stage's cost). Run from the repository root.
+# the bc stage's cost). Run from the repository root.
 # Usage: [HIGH_LEVEL=ptgm|vae] [SKILLS=0] [RAY_DATA=1] experiments/ptgm/crafter_pipeline.sh [EPISODES]
 #        [extra args for `behaviorlab run`, e.g. --smoke]
 set -euo pipefail
