@@ -15,4 +15,5 @@ export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-1000000000}" MALLOC_TRI
 run_spec steve-halfcheetah-small benchmarks/specs/steve-halfcheetah-small.yaml --set 'seeds=[0, 1]'
 # Episodes are 1,000 steps, so each 1k-step window holds one episode's return.
 "$BIN/python" benchmarks/steve_pendulum_report.py "$RESULTS/steve-halfcheetah-small" --threshold 1000 \
-  --at 6000 8000 10000 12000 15000 --plot docs/benchmarks/steve_halfcheetah/returns.png
+  --at 6000 8000 10000 12000 15000 --plot docs/benchmarks/steve_halfcheetah/returns.png \
+  --title "STEVE vs td, HalfCheetah-v5"

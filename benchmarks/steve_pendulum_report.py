@@ -34,7 +34,7 @@ def steps_to(rows: list[dict], threshold: float, grid: int = 1000) -> int | None
     return None
 
 
-def plot(trials: dict, path: Path, threshold: float) -> None:
+def plot(trials: dict, path: Path, threshold: float, title: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -49,7 +49,7 @@ def plot(trials: dict, path: Path, threshold: float) -> None:
         values = [[np.nan if (v := window_return(rows, at)) is None else v for at in grid] for _, rows in runs]
         banded = plot_mean_band(ax, grid, values, reduction) or banded
     ax.axhline(threshold, color="grey", linestyle=":", linewidth=1)
-    ax.set(xlabel="env steps", ylabel="return (episodes of the last 1k env steps)", title="STEVE vs its ablations, Pendulum-v1")
+    ax.set(xlabel="env steps", ylabel="return (episodes of the last 1k env steps)", title=title)
     ax.legend()
     if banded:
         caption_band(fig, "mean over seeds (a seed counts up to its last env step)")
@@ -63,6 +63,7 @@ def main(argv=None) -> None:
     parser.add_argument("--at", type=float, nargs="+", default=[5_000, 10_000, 20_000])
     parser.add_argument("--threshold", type=float, default=-250.0)
     parser.add_argument("--plot", type=Path)
+    parser.add_argument("--title", default="STEVE vs its ablations, Pendulum-v1", help="the plot's title")
     args = parser.parse_args(argv)
     trials = defaultdict(list)
     for experiment in args.experiments:
@@ -84,7 +85,8 @@ def main(argv=None) -> None:
             print(f"| {reduction} | {seed} | {'not reached' if reached is None else f'{reached:,}'} | {cells} | "
                   f"{steps:,.0f} | {1000 * wall / steps:.0f} | {'–' if use is None else f'{use:.2f}'} |")
     if args.plot:
-        plot(trials, args.plot, args.threshold)
+        args.plot.parent.mkdir(parents=True, exist_ok=True)
+        plot(trials, args.plot, args.threshold, args.title)
 
 
 if __name__ == "__main__":
